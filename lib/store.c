@@ -1,0 +1,387 @@
+/* store.c: a reconnecting hiredis connection with named Lua scripts. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "store.h"
+
+#include "clock.h"
+#include "error.h"
+#include "logger.h"
+
+#include <hiredis/hiredis.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define STORE_HOST_MAX 128
+#define STORE_BACKOFF_MAX_MS 1000
+
+struct store_script {
+	const char *name;
+	const char *source;
+	char sha[41];
+};
+
+struct store {
+	redisContext *ctx;
+	char host[STORE_HOST_MAX];
+	int port;
+	int db;
+	int timeout_ms;
+	char error[512];
+	int64_t rtt_us;
+	uint64_t reconnects;
+	struct store_script scripts[STORE_SCRIPTS_MAX];
+	int script_count;
+};
+
+static int64_t monotonic_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+static int parse_url(struct store *s, const char *url, char *err,
+		     size_t errlen)
+{
+	const char *rest = url, *colon, *slash;
+	size_t host_len;
+	char *end;
+
+	if (strncmp(rest, "redis://", 8) == 0)
+		rest += 8;
+	colon = strchr(rest, ':');
+	slash = strchr(rest, '/');
+	host_len = colon ? (size_t)(colon - rest)
+			 : slash ? (size_t)(slash - rest) : strlen(rest);
+	if (host_len == 0 || host_len >= sizeof(s->host))
+		return dn_fail(DN_ERR_CONFIG, err, errlen,
+			       "DUNNING_REDIS_URL=\"%s\": expected "
+			       "redis://host:port[/db]",
+			       url);
+	memcpy(s->host, rest, host_len);
+	s->host[host_len] = '\0';
+	s->port = 6379;
+	if (colon) {
+		long port = strtol(colon + 1, &end, 10);
+
+		if (end == colon + 1 || port < 1 || port > 65535 ||
+		    (*end && *end != '/'))
+			return dn_fail(DN_ERR_CONFIG, err, errlen,
+				       "DUNNING_REDIS_URL=\"%s\": port must be "
+				       "1 to 65535",
+				       url);
+		s->port = (int)port;
+	}
+	if (slash) {
+		long db = strtol(slash + 1, &end, 10);
+
+		if (*end || db < 0 || db > 15)
+			return dn_fail(DN_ERR_CONFIG, err, errlen,
+				       "DUNNING_REDIS_URL=\"%s\": database must "
+				       "be 0 to 15",
+				       url);
+		s->db = (int)db;
+	}
+	return DN_OK;
+}
+
+/* One connection attempt; on success selects the database. */
+static int connect_once(struct store *s)
+{
+	struct timeval tv = {s->timeout_ms / 1000,
+			     (s->timeout_ms % 1000) * 1000};
+	redisReply *reply;
+
+	if (s->ctx)
+		redisFree(s->ctx);
+	s->ctx = redisConnectWithTimeout(s->host, s->port, tv);
+	if (!s->ctx || s->ctx->err) {
+		snprintf(s->error, sizeof(s->error),
+			 "cannot connect to redis at %s:%d: %s", s->host,
+			 s->port, s->ctx ? s->ctx->errstr : "out of memory");
+		if (s->ctx)
+			redisFree(s->ctx);
+		s->ctx = NULL;
+		return DN_ERR_REDIS;
+	}
+	redisSetTimeout(s->ctx, tv);
+	if (s->db == 0)
+		return DN_OK;
+	reply = redisCommand(s->ctx, "SELECT %d", s->db);
+	if (!reply || reply->type == REDIS_REPLY_ERROR) {
+		snprintf(s->error, sizeof(s->error),
+			 "cannot select redis database %d", s->db);
+		freeReplyObject(reply);
+		return DN_ERR_REDIS;
+	}
+	freeReplyObject(reply);
+	return DN_OK;
+}
+
+/* Reconnects with back-off until the timeout budget is spent. */
+static int reconnect(struct store *s)
+{
+	int64_t deadline = monotonic_us() + (int64_t)s->timeout_ms * 1000;
+	int backoff = 20;
+
+	for (;;) {
+		if (connect_once(s) == DN_OK) {
+			s->reconnects++;
+			log_notice("REDIS", "reconnected to %s:%d", s->host,
+				   s->port);
+			return DN_OK;
+		}
+		if (monotonic_us() + backoff * 1000 > deadline)
+			return DN_ERR_REDIS;
+		sleep_ms(backoff);
+		backoff = backoff * 2 > STORE_BACKOFF_MAX_MS
+				  ? STORE_BACKOFF_MAX_MS
+				  : backoff * 2;
+	}
+}
+
+struct store *store_new(const char *url, int timeout_ms, char *err,
+			size_t errlen)
+{
+	struct store *s = calloc(1, sizeof(*s));
+
+	if (!s) {
+		dn_fail(DN_ERR_NOMEM, err, errlen, "out of memory");
+		return NULL;
+	}
+	s->timeout_ms = timeout_ms > 0 ? timeout_ms : 2000;
+	if (parse_url(s, url, err, errlen))
+		goto fail;
+	if (connect_once(s)) {
+		dn_fail(DN_ERR_REDIS, err, errlen, "%s", s->error);
+		goto fail;
+	}
+	return s;
+
+fail:
+	free(s);
+	return NULL;
+}
+
+void store_free(struct store *s)
+{
+	if (!s)
+		return;
+	if (s->ctx)
+		redisFree(s->ctx);
+	free(s);
+}
+
+/* Whether a failed call means the connection is gone. */
+static int connection_broken(const struct store *s)
+{
+	return !s->ctx || s->ctx->err != 0;
+}
+
+redisReply *store_command(struct store *s, int argc, const char **argv,
+			  const size_t *lens)
+{
+	redisReply *reply = NULL;
+	int attempt;
+	int64_t start;
+
+	for (attempt = 0; attempt < 2; attempt++) {
+		if (connection_broken(s) && reconnect(s))
+			break;
+		start = monotonic_us();
+		reply = redisCommandArgv(s->ctx, argc, argv, lens);
+		s->rtt_us = monotonic_us() - start;
+		if (reply) {
+			s->error[0] = '\0';
+			return reply;
+		}
+		snprintf(s->error, sizeof(s->error), "redis %s:%d: %s", s->host,
+			 s->port, s->ctx->errstr);
+	}
+	return NULL;
+}
+
+redisReply *store_commandf(struct store *s, const char *fmt, ...)
+{
+	redisReply *reply = NULL;
+	va_list ap;
+	int attempt;
+
+	for (attempt = 0; attempt < 2; attempt++) {
+		if (connection_broken(s) && reconnect(s))
+			break;
+		va_start(ap, fmt);
+		reply = redisvCommand(s->ctx, fmt, ap);
+		va_end(ap);
+		if (reply) {
+			s->error[0] = '\0';
+			return reply;
+		}
+		snprintf(s->error, sizeof(s->error), "redis %s:%d: %s", s->host,
+			 s->port, s->ctx->errstr);
+	}
+	return NULL;
+}
+
+static int pipeline_once(struct store *s, size_t count, const int *argcs,
+			 const char *const *const *argvs,
+			 const size_t *const *lens, redisReply **replies)
+{
+	size_t i;
+	void *reply;
+
+	for (i = 0; i < count; i++)
+		redisAppendCommandArgv(s->ctx, argcs[i], (const char **)argvs[i],
+				       lens ? lens[i] : NULL);
+	for (i = 0; i < count; i++) {
+		if (redisGetReply(s->ctx, &reply) != REDIS_OK) {
+			while (i > 0)
+				freeReplyObject(replies[--i]);
+			return DN_ERR_REDIS;
+		}
+		replies[i] = reply;
+	}
+	return DN_OK;
+}
+
+int store_pipeline(struct store *s, size_t count, const int *argcs,
+		   const char *const *const *argvs,
+		   const size_t *const *lens, redisReply **replies)
+{
+	int attempt;
+	int64_t start;
+
+	for (attempt = 0; attempt < 2; attempt++) {
+		if (connection_broken(s) && reconnect(s))
+			break;
+		start = monotonic_us();
+		if (pipeline_once(s, count, argcs, argvs, lens, replies) ==
+		    DN_OK) {
+			s->rtt_us = monotonic_us() - start;
+			s->error[0] = '\0';
+			return DN_OK;
+		}
+		snprintf(s->error, sizeof(s->error), "redis %s:%d: %s", s->host,
+			 s->port, s->ctx ? s->ctx->errstr : "not connected");
+	}
+	return DN_ERR_REDIS;
+}
+
+int store_script_add(struct store *s, const char *name, const char *source)
+{
+	if (s->script_count >= STORE_SCRIPTS_MAX)
+		return -1;
+	s->scripts[s->script_count].name = name;
+	s->scripts[s->script_count].source = source;
+	s->scripts[s->script_count].sha[0] = '\0';
+	return s->script_count++;
+}
+
+static int script_load(struct store *s, struct store_script *script)
+{
+	const char *argv[] = {"SCRIPT", "LOAD", script->source};
+	redisReply *reply = store_command(s, 3, argv, NULL);
+
+	if (!reply || reply->type != REDIS_REPLY_STRING ||
+	    reply->len != 40) {
+		char why[200];
+
+		/* The reason may be in s->error itself: copy it out first. */
+		snprintf(why, sizeof(why), "%.150s",
+			 reply && reply->type == REDIS_REPLY_ERROR ? reply->str
+								   : s->error);
+		snprintf(s->error, sizeof(s->error),
+			 "cannot load script %.64s: %s", script->name, why);
+		freeReplyObject(reply);
+		return DN_ERR_REDIS;
+	}
+	memcpy(script->sha, reply->str, 40);
+	script->sha[40] = '\0';
+	freeReplyObject(reply);
+	return DN_OK;
+}
+
+/* Builds and runs EVALSHA sha nkeys args... */
+static redisReply *evalsha(struct store *s, struct store_script *script,
+			   int nkeys, int argc, const char **argv,
+			   const size_t *lens)
+{
+	const char **full = malloc(sizeof(*full) * (size_t)(argc + 3));
+	size_t *full_lens = malloc(sizeof(*full_lens) * (size_t)(argc + 3));
+	char nkeys_text[16];
+	redisReply *reply = NULL;
+	int i;
+
+	if (!full || !full_lens)
+		goto out;
+	snprintf(nkeys_text, sizeof(nkeys_text), "%d", nkeys);
+	full[0] = "EVALSHA";
+	full[1] = script->sha;
+	full[2] = nkeys_text;
+	for (i = 0; i < 3; i++)
+		full_lens[i] = strlen(full[i]);
+	for (i = 0; i < argc; i++) {
+		full[i + 3] = argv[i];
+		full_lens[i + 3] = lens ? lens[i] : strlen(argv[i]);
+	}
+	reply = store_command(s, argc + 3, full, full_lens);
+out:
+	free(full);
+	free(full_lens);
+	return reply;
+}
+
+redisReply *store_eval(struct store *s, int script, int nkeys, int argc,
+		       const char **argv, const size_t *lens)
+{
+	struct store_script *sc;
+	redisReply *reply;
+
+	if (script < 0 || script >= s->script_count)
+		return NULL;
+	sc = &s->scripts[script];
+	if (!sc->sha[0] && script_load(s, sc))
+		return NULL;
+	reply = evalsha(s, sc, nkeys, argc, argv, lens);
+
+	/* The server forgot the script (restart, flush): load it again. */
+	if (reply && reply->type == REDIS_REPLY_ERROR &&
+	    strncmp(reply->str, "NOSCRIPT", 8) == 0) {
+		freeReplyObject(reply);
+		if (script_load(s, sc))
+			return NULL;
+		reply = evalsha(s, sc, nkeys, argc, argv, lens);
+	}
+	return reply;
+}
+
+const char *store_error(const struct store *s)
+{
+	return s->error;
+}
+
+int64_t store_last_rtt_us(const struct store *s)
+{
+	return s->rtt_us;
+}
+
+uint64_t store_reconnects(const struct store *s)
+{
+	return s->reconnects;
+}
+
+void store_reply_free(redisReply *reply)
+{
+	if (reply)
+		freeReplyObject(reply);
+}

@@ -1,0 +1,79 @@
+/* store.h: the Redis connection every process shares the code of. */
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A blocking hiredis connection that reconnects by itself: a command that
+ * fails on a broken connection is retried on a new one, with a bounded
+ * back-off, until DUNNING_REDIS_TIMEOUT_MS has passed. Lua scripts are
+ * registered once by name and run with EVALSHA; a server that lost them
+ * (restart, SCRIPT FLUSH) gets them loaded again transparently.
+ *
+ * One struct store belongs to one thread. Replies are hiredis redisReply
+ * objects the caller frees with store_reply_free.
+ */
+#ifndef DUNNING_STORE_H
+#define DUNNING_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct redisReply redisReply;
+struct store;
+
+#define STORE_SCRIPTS_MAX 32
+
+/*
+ * Connects to url ("redis://host:port[/db]"). Returns NULL with the reason
+ * in err when the URL is malformed or the server cannot be reached within
+ * timeout_ms.
+ */
+struct store *store_new(const char *url, int timeout_ms, char *err,
+			size_t errlen);
+
+void store_free(struct store *s);
+
+/*
+ * Runs one command given as argc arguments (binary safe when lens is not
+ * NULL). Returns the reply, or NULL with the reason in the store's sticky
+ * error (store_error). A Redis error reply is returned as a reply of type
+ * REDIS_REPLY_ERROR, not as NULL.
+ */
+redisReply *store_command(struct store *s, int argc, const char **argv,
+			  const size_t *lens);
+
+/* printf-style command, as hiredis's redisCommand. */
+redisReply *store_commandf(struct store *s, const char *fmt, ...);
+
+/*
+ * Pipelining: queue count commands, then read their count replies in
+ * order. On a broken connection the whole pipeline is sent again once on
+ * a new connection, so pipelined commands must be idempotent.
+ * replies[i] receives each reply (caller frees each). Returns 0 or
+ * DN_ERR_REDIS.
+ */
+int store_pipeline(struct store *s, size_t count, const int *argcs,
+		   const char *const *const *argvs,
+		   const size_t *const *lens, redisReply **replies);
+
+/*
+ * Registers a Lua script under name; returns its index (>= 0) for
+ * store_eval, or -1 if the table is full. source is borrowed and must
+ * outlive the store (a string literal or generated constant).
+ */
+int store_script_add(struct store *s, const char *name, const char *source);
+
+/* EVALSHA of a registered script with nkeys keys then args. */
+redisReply *store_eval(struct store *s, int script, int nkeys, int argc,
+		       const char **argv, const size_t *lens);
+
+/* Last error text; empty when the last call succeeded. */
+const char *store_error(const struct store *s);
+
+/* Round-trip time of the last command, microseconds. */
+int64_t store_last_rtt_us(const struct store *s);
+
+/* Times the connection was made again after a failure. */
+uint64_t store_reconnects(const struct store *s);
+
+void store_reply_free(redisReply *reply);
+
+#endif
