@@ -84,7 +84,7 @@ tests: $(PROGRAMS) $(UNIT_TESTS) $(INTEGRATION_TESTS)
 
 test: deps
 	$(MAKE) MODE=test tests
-	scripts/run-tests.sh build/test
+	scripts/run-tests.sh build/test $(T)
 
 demo: deps
 	$(MAKE) MODE=release programs
@@ -154,11 +154,20 @@ $(BUILD)/bin/dunning-$(1): $(BUILD)/$(1)/main.o $(BUILD)/lib$(1).a $(LIBDUNNING)
 endef
 $(foreach c,$(COMPONENTS),$(eval $(call component_rules,$(c))))
 
-$(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT) $(COMPONENT_LIBS) $(LIBDUNNING) \
-		$(PROTO_H)
-	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Itests/support $(CFLAGS) -c -o $@.o $<
-	$(CXX) $(LDFLAGS) -o $@ $@.o $(TEST_SUPPORT) $(COMPONENT_LIBS) \
+# A test named test_<component>_*.c links that component's library.
+test_component = $(filter $(word 2,$(subst _, ,$(notdir $(1)))),$(COMPONENTS))
+
+define test_rules
+$(BUILD)/tests/$(1): tests/$(1).c $(TEST_SUPPORT) \
+		$(foreach c,$(call test_component,$(1)),$(BUILD)/lib$(c).a) \
+		$(LIBDUNNING) $(PROTO_H)
+	@mkdir -p $$(dir $$@)
+	$(CC) $(CPPFLAGS) -Itests/support $(CFLAGS) -c -o $$@.o $$<
+	$(CXX) $(LDFLAGS) -o $$@ $$@.o $(TEST_SUPPORT) \
+		$(foreach c,$(call test_component,$(1)),$(BUILD)/lib$(c).a) \
 		$(LIBDUNNING) $(LDLIBS) $(CMOCKA_LIBS)
+endef
+$(foreach t,$(patsubst tests/%.c,%,$(wildcard tests/unit/test_*.c \
+	tests/integration/test_*.c)),$(eval $(call test_rules,$(t))))
 
 -include $(shell find build -name '*.d' 2>/dev/null)
