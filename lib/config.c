@@ -75,6 +75,7 @@ int config_parse_instant(const char *text, int64_t *out_ms)
 	struct tm tm;
 	const char *end;
 	int64_t ms = 0;
+	int year, month, day;
 	time_t secs;
 
 	if (strcmp(text, "now") == 0) {
@@ -96,8 +97,13 @@ int config_parse_instant(const char *text, int64_t *out_ms)
 	}
 	if (strcmp(end, "Z") != 0)
 		return DN_ERR_INVALID;
+	year = tm.tm_year;
+	month = tm.tm_mon;
+	day = tm.tm_mday;
 	secs = timegm(&tm);
-	if (secs == (time_t)-1)
+	/* timegm normalises 30 February to 2 March: refuse such dates. */
+	if (secs == (time_t)-1 || tm.tm_year != year || tm.tm_mon != month ||
+	    tm.tm_mday != day)
 		return DN_ERR_INVALID;
 	*out_ms = (int64_t)secs * 1000 + ms;
 	return DN_OK;
