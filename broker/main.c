@@ -20,13 +20,13 @@
 #include <time.h>
 
 static const struct config_key broker_keys[] = {
-	{"DUNNING_BROKER_COUNT", CONFIG_INT, "1", 1, 9, NULL, false, false,
-	 "local broker: number of mock brokers"},
+	{ "DUNNING_BROKER_COUNT", CONFIG_INT, "1", 1, 9, NULL, false, false,
+	  "local broker: number of mock brokers" },
 	CONFIG_KEY_END,
 };
 
 static const char *const topic_keys[] = {
-	"DUNNING_TOPIC_INVOICE_EVENTS",  "DUNNING_TOPIC_WHATSAPP_SEND",
+	"DUNNING_TOPIC_INVOICE_EVENTS",	 "DUNNING_TOPIC_WHATSAPP_SEND",
 	"DUNNING_TOPIC_WHATSAPP_EVENTS", "DUNNING_TOPIC_COLLECTIONS_TASKS",
 	"DUNNING_TOPIC_DEADLETTER",
 };
@@ -55,9 +55,9 @@ static int create_topics(rd_kafka_mock_cluster_t *cluster,
 
 int main(void)
 {
-	const struct config_key *const tables[] = {config_common_keys,
-						   broker_keys, NULL};
-	struct timespec tick = {0, 100 * 1000000L};
+	const struct config_key *const tables[] = { config_common_keys,
+						    broker_keys, NULL };
+	struct timespec tick = { 0, 100 * 1000000L };
 	rd_kafka_mock_cluster_t *cluster = NULL;
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	struct config *cfg;

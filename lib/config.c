@@ -14,7 +14,7 @@
 #include <time.h>
 
 #define CONFIG_VALUE_MAX 4096
-#define CONFIG_LINE_MAX 8192
+#define CONFIG_LINE_MAX	 8192
 
 struct config_value {
 	const struct config_key *key;
@@ -28,37 +28,38 @@ struct config {
 };
 
 const struct config_key config_common_keys[] = {
-	{"DUNNING_KAFKA_BROKERS", CONFIG_STRING, "127.0.0.1:9092", 0, 0, NULL,
-	 false, false, "Kafka bootstrap servers, comma separated"},
-	{"DUNNING_KAFKA_PARTITIONS", CONFIG_INT, "6", 1, 1024, NULL, false,
-	 false, "partition count of every product topic (local broker)"},
-	{"DUNNING_REDIS_URL", CONFIG_STRING, "redis://127.0.0.1:6379", 0, 0,
-	 NULL, false, false, "Redis server, redis://host:port[/db]"},
-	{"DUNNING_REDIS_TIMEOUT_MS", CONFIG_INT, "2000", 10, 600000, NULL,
-	 false, false, "Redis connect and command timeout"},
-	{"DUNNING_TENANT", CONFIG_STRING, "demo", 0, 0, NULL, false, false,
-	 "default tenant for tools that import or generate data"},
-	{"DUNNING_TOPIC_INVOICE_EVENTS", CONFIG_STRING, "invoice.events", 0, 0,
-	 NULL, false, false, "topic of invoice and customer events"},
-	{"DUNNING_TOPIC_WHATSAPP_SEND", CONFIG_STRING, "whatsapp.send", 0, 0,
-	 NULL, false, false, "topic of send commands"},
-	{"DUNNING_TOPIC_WHATSAPP_EVENTS", CONFIG_STRING, "whatsapp.events", 0,
-	 0, NULL, false, false, "topic of message events"},
-	{"DUNNING_TOPIC_COLLECTIONS_TASKS", CONFIG_STRING, "collections.tasks",
-	 0, 0, NULL, false, false, "topic of collector tasks"},
-	{"DUNNING_TOPIC_DEADLETTER", CONFIG_STRING, "dunning.deadletter", 0, 0,
-	 NULL, false, false, "topic of records that could not be processed"},
-	{"DUNNING_CLOCK", CONFIG_CHOICE, "real", 0, 0, "real|simulated", false,
-	 false, "real time, or simulated from a start instant and a speed"},
-	{"DUNNING_CLOCK_START", CONFIG_INSTANT, "now", 0, 0, NULL, false,
-	 false, "simulated clock: the simulated instant at the anchor"},
-	{"DUNNING_CLOCK_ANCHOR", CONFIG_INSTANT, "now", 0, 0, NULL, false,
-	 false, "simulated clock: the real instant at which it reads START; "
-		"give every process the same value"},
-	{"DUNNING_CLOCK_SPEED", CONFIG_INT, "1", 1, 1000000, NULL, false,
-	 false, "simulated clock: simulated seconds per real second"},
-	{"DUNNING_LOG_LEVEL", CONFIG_CHOICE, "info", 0, 0,
-	 "error|warn|notice|info|debug", false, false, "most verbose level"},
+	{ "DUNNING_KAFKA_BROKERS", CONFIG_STRING, "127.0.0.1:9092", 0, 0, NULL,
+	  false, false, "Kafka bootstrap servers, comma separated" },
+	{ "DUNNING_KAFKA_PARTITIONS", CONFIG_INT, "6", 1, 1024, NULL, false,
+	  false, "partition count of every product topic (local broker)" },
+	{ "DUNNING_REDIS_URL", CONFIG_STRING, "redis://127.0.0.1:6379", 0, 0,
+	  NULL, false, false, "Redis server, redis://host:port[/db]" },
+	{ "DUNNING_REDIS_TIMEOUT_MS", CONFIG_INT, "2000", 10, 600000, NULL,
+	  false, false, "Redis connect and command timeout" },
+	{ "DUNNING_TENANT", CONFIG_STRING, "demo", 0, 0, NULL, false, false,
+	  "default tenant for tools that import or generate data" },
+	{ "DUNNING_TOPIC_INVOICE_EVENTS", CONFIG_STRING, "invoice.events", 0, 0,
+	  NULL, false, false, "topic of invoice and customer events" },
+	{ "DUNNING_TOPIC_WHATSAPP_SEND", CONFIG_STRING, "whatsapp.send", 0, 0,
+	  NULL, false, false, "topic of send commands" },
+	{ "DUNNING_TOPIC_WHATSAPP_EVENTS", CONFIG_STRING, "whatsapp.events", 0,
+	  0, NULL, false, false, "topic of message events" },
+	{ "DUNNING_TOPIC_COLLECTIONS_TASKS", CONFIG_STRING, "collections.tasks",
+	  0, 0, NULL, false, false, "topic of collector tasks" },
+	{ "DUNNING_TOPIC_DEADLETTER", CONFIG_STRING, "dunning.deadletter", 0, 0,
+	  NULL, false, false, "topic of records that could not be processed" },
+	{ "DUNNING_CLOCK", CONFIG_CHOICE, "real", 0, 0, "real|simulated", false,
+	  false, "real time, or simulated from a start instant and a speed" },
+	{ "DUNNING_CLOCK_START", CONFIG_INSTANT, "now", 0, 0, NULL, false,
+	  false, "simulated clock: the simulated instant at the anchor" },
+	{ "DUNNING_CLOCK_ANCHOR", CONFIG_INSTANT, "now", 0, 0, NULL, false,
+	  false,
+	  "simulated clock: the real instant at which it reads START; "
+	  "give every process the same value" },
+	{ "DUNNING_CLOCK_SPEED", CONFIG_INT, "1", 1, 1000000, NULL, false,
+	  false, "simulated clock: simulated seconds per real second" },
+	{ "DUNNING_LOG_LEVEL", CONFIG_CHOICE, "info", 0, 0,
+	  "error|warn|notice|info|debug", false, false, "most verbose level" },
 	CONFIG_KEY_END,
 };
 
@@ -111,8 +112,8 @@ int config_parse_instant(const char *text, int64_t *out_ms)
 
 static int parse_bool(const char *text, int64_t *out)
 {
-	static const char *const truths[] = {"true", "yes", "on", "1"};
-	static const char *const lies[] = {"false", "no", "off", "0"};
+	static const char *const truths[] = { "true", "yes", "on", "1" };
+	static const char *const lies[] = { "false", "no", "off", "0" };
 	size_t i;
 
 	for (i = 0; i < 4; i++) {
@@ -163,10 +164,11 @@ static int value_set(struct config_value *value, const char *text, char *err,
 		number = strtoll(text, &end, 10);
 		if (errno || end == text || *end || number < key->min ||
 		    number > key->max)
-			return dn_fail(DN_ERR_CONFIG, err, errlen,
-				       "%s=\"%s\": expected a whole number from "
-				       "%" PRId64 " to %" PRId64,
-				       key->name, shown, key->min, key->max);
+			return dn_fail(
+				DN_ERR_CONFIG, err, errlen,
+				"%s=\"%s\": expected a whole number from "
+				"%" PRId64 " to %" PRId64,
+				key->name, shown, key->min, key->max);
 		break;
 	case CONFIG_BOOL:
 		if (parse_bool(text, &number))
@@ -267,7 +269,8 @@ static int load_file(struct config *cfg, const char *path, char *err,
 		eq = strchr(line, '=');
 		if (!eq) {
 			rc = dn_fail(DN_ERR_CONFIG, err, errlen,
-				     "%s:%d: expected NAME=value", path, lineno);
+				     "%s:%d: expected NAME=value", path,
+				     lineno);
 			break;
 		}
 		*eq = '\0';
@@ -300,10 +303,9 @@ static int load_env(struct config *cfg, char *err, size_t errlen)
 			snprintf(name, sizeof(name), "%s_FILE",
 				 value->key->name);
 			if (getenv(name)) {
-				rc = secret_from_file(value->key->name,
-						      getenv(name), secret,
-						      sizeof(secret), err,
-						      errlen);
+				rc = secret_from_file(
+					value->key->name, getenv(name), secret,
+					sizeof(secret), err, errlen);
 				if (rc)
 					return rc;
 				text = secret;
@@ -362,8 +364,8 @@ static int check_required(const struct config *cfg, char *err, size_t errlen)
 	return DN_OK;
 }
 
-struct config *config_load(const struct config_key *const *tables,
-			   char *err, size_t errlen)
+struct config *config_load(const struct config_key *const *tables, char *err,
+			   size_t errlen)
 {
 	struct config *cfg = calloc(1, sizeof(*cfg));
 	const char *file = getenv("DUNNING_CONFIG_FILE");

@@ -23,25 +23,28 @@
 
 enum config_type {
 	CONFIG_STRING,
-	CONFIG_INT,      /* decimal integer within [min, max] */
-	CONFIG_BOOL,     /* true/false, yes/no, on/off, 1/0 */
-	CONFIG_INSTANT,  /* UTC instant, "2026-01-31T09:00:00Z", or "now" */
-	CONFIG_CHOICE,   /* one of the '|'-separated words in choices */
+	CONFIG_INT,	/* decimal integer within [min, max] */
+	CONFIG_BOOL,	/* true/false, yes/no, on/off, 1/0 */
+	CONFIG_INSTANT, /* UTC instant, "2026-01-31T09:00:00Z", or "now" */
+	CONFIG_CHOICE,	/* one of the '|'-separated words in choices */
 };
 
 struct config_key {
 	const char *name;
 	enum config_type type;
 	const char *default_value; /* NULL: no default, empty when unset */
-	int64_t min, max;          /* CONFIG_INT bounds */
-	const char *choices;       /* CONFIG_CHOICE: "real|simulated" */
+	int64_t min, max;	   /* CONFIG_INT bounds */
+	const char *choices;	   /* CONFIG_CHOICE: "real|simulated" */
 	bool secret;
 	bool required;
 	const char *help;
 };
 
 /* Marks the end of a table. */
-#define CONFIG_KEY_END {NULL, CONFIG_STRING, NULL, 0, 0, NULL, false, false, NULL}
+#define CONFIG_KEY_END                                                         \
+	{                                                                      \
+		NULL, CONFIG_STRING, NULL, 0, 0, NULL, false, false, NULL      \
+	}
 
 /* Settings every program shares (Kafka, Redis, clock, logging, topics). */
 extern const struct config_key config_common_keys[];
@@ -54,8 +57,8 @@ struct config;
  * Returns a new config (caller frees with config_free) or NULL with the
  * reason in err.
  */
-struct config *config_load(const struct config_key *const *tables,
-			   char *err, size_t errlen);
+struct config *config_load(const struct config_key *const *tables, char *err,
+			   size_t errlen);
 
 void config_free(struct config *cfg);
 

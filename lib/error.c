@@ -24,7 +24,8 @@ static const char *const descriptions[] = {
 
 const char *dn_strerror(int err)
 {
-	if (err < 0 || (size_t)err >= sizeof(descriptions) / sizeof(*descriptions) ||
+	if (err < 0 ||
+	    (size_t)err >= sizeof(descriptions) / sizeof(*descriptions) ||
 	    !descriptions[err])
 		return "unknown error";
 	return descriptions[err];

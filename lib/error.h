@@ -13,17 +13,17 @@
 
 enum dn_err {
 	DN_OK = 0,
-	DN_ERR_INVALID,     /* a value or argument is not acceptable */
-	DN_ERR_CONFIG,      /* configuration is malformed */
-	DN_ERR_NOMEM,       /* allocation failed */
-	DN_ERR_IO,          /* a file or socket operation failed */
-	DN_ERR_KAFKA,       /* Kafka client or broker error */
-	DN_ERR_REDIS,       /* Redis error or unreachable server */
-	DN_ERR_DECODE,      /* input could not be decoded */
+	DN_ERR_INVALID,	    /* a value or argument is not acceptable */
+	DN_ERR_CONFIG,	    /* configuration is malformed */
+	DN_ERR_NOMEM,	    /* allocation failed */
+	DN_ERR_IO,	    /* a file or socket operation failed */
+	DN_ERR_KAFKA,	    /* Kafka client or broker error */
+	DN_ERR_REDIS,	    /* Redis error or unreachable server */
+	DN_ERR_DECODE,	    /* input could not be decoded */
 	DN_ERR_TOO_LARGE,   /* input exceeds its documented maximum */
-	DN_ERR_TIMEOUT,     /* an operation did not finish in time */
+	DN_ERR_TIMEOUT,	    /* an operation did not finish in time */
 	DN_ERR_NOT_FOUND,   /* the thing asked for does not exist */
-	DN_ERR_HTTP,        /* HTTP client or server error */
+	DN_ERR_HTTP,	    /* HTTP client or server error */
 	DN_ERR_UNAVAILABLE, /* a dependency refuses work for now; retry later */
 	DN_ERR_PERMANENT,   /* the request can never succeed as it is */
 };

@@ -45,8 +45,7 @@ const char *http_request_header(const struct http_request *req,
 					   name);
 }
 
-const char *http_request_query(const struct http_request *req,
-			       const char *name)
+const char *http_request_query(const struct http_request *req, const char *name)
 {
 	return MHD_lookup_connection_value(req->connection,
 					   MHD_GET_ARGUMENT_KIND, name);
@@ -80,8 +79,8 @@ static void builtin_health(void *ctx, const struct http_request *req,
 }
 
 static const struct http_route *route_find(const struct httpd *h,
-					   const char *method,
-					   const char *path, int *path_known)
+					   const char *method, const char *path,
+					   int *path_known)
 {
 	size_t i;
 
@@ -106,8 +105,8 @@ static enum MHD_Result send_response(struct MHD_Connection *connection,
 		resp->body = strdup("");
 		resp->body_len = 0;
 	}
-	response = MHD_create_response_from_buffer(
-		resp->body_len, resp->body, MHD_RESPMEM_MUST_FREE);
+	response = MHD_create_response_from_buffer(resp->body_len, resp->body,
+						   MHD_RESPMEM_MUST_FREE);
 	if (!response) {
 		free(resp->body);
 		return MHD_NO;
@@ -121,8 +120,8 @@ static enum MHD_Result send_response(struct MHD_Connection *connection,
 }
 
 /* Appends a chunk of the body, or marks the request too large. */
-static void body_append(struct request_body *body, const char *data,
-			size_t len, size_t max)
+static void body_append(struct request_body *body, const char *data, size_t len,
+			size_t max)
 {
 	char *grown;
 
@@ -149,7 +148,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
 {
 	struct httpd *h = cls;
 	struct request_body *body = *con_cls;
-	struct http_response resp = {500, "text/plain", NULL, 0};
+	struct http_response resp = { 500, "text/plain", NULL, 0 };
 	struct http_request req;
 	const struct http_route *route;
 	int path_known;
@@ -210,8 +209,8 @@ static int routes_build(struct httpd *h, const struct http_route *routes,
 			size_t count)
 {
 	const struct http_route builtins[] = {
-		{"GET", "/metrics", builtin_metrics, h},
-		{"GET", "/healthz", builtin_health, h},
+		{ "GET", "/metrics", builtin_metrics, h },
+		{ "GET", "/healthz", builtin_health, h },
 	};
 	size_t i;
 	int known;

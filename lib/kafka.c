@@ -54,8 +54,8 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac,
 		     buf);
 }
 
-static int conf_set(rd_kafka_conf_t *conf, const char *name,
-		    const char *value, char *err, size_t errlen)
+static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value,
+		    char *err, size_t errlen)
 {
 	char why[256];
 
@@ -83,12 +83,14 @@ static rd_kafka_conf_t *conf_common(const struct config *cfg,
 				    size_t errlen)
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	/* clang-format off */
 	const char *const pairs[] = {
 		"bootstrap.servers", config_str(cfg, "DUNNING_KAFKA_BROKERS"),
 		"client.id", client_id,
 		"log.connection.close", "false",
 		NULL, NULL,
 	};
+	/* clang-format on */
 
 	rd_kafka_conf_set_log_cb(conf, on_log);
 	if (conf_apply(conf, pairs, err, errlen)) {
@@ -127,6 +129,7 @@ struct kafka_producer *kafka_producer_new(const struct config *cfg,
 					  const char *const *extra, char *err,
 					  size_t errlen)
 {
+	/* clang-format off */
 	static const char *const defaults[] = {
 		"enable.idempotence", "true",
 		"acks", "all",
@@ -136,6 +139,7 @@ struct kafka_producer *kafka_producer_new(const struct config *cfg,
 		"message.timeout.ms", "60000",
 		NULL, NULL,
 	};
+	/* clang-format on */
 	struct kafka_producer *p = calloc(1, sizeof(*p));
 	rd_kafka_conf_t *conf;
 	char why[512];
@@ -170,7 +174,8 @@ void kafka_producer_free(struct kafka_producer *p)
 	if (!p)
 		return;
 	if (rd_kafka_flush(p->rk, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR)
-		log_warn("KAFKA", "producer closed with %d messages undelivered",
+		log_warn("KAFKA",
+			 "producer closed with %d messages undelivered",
 			 rd_kafka_outq_len(p->rk));
 	rd_kafka_destroy(p->rk);
 	free(p);
@@ -190,12 +195,12 @@ int kafka_producer_send(struct kafka_producer *p, const char *topic,
 	rd_kafka_resp_err_t rc;
 
 	for (;;) {
-		rc = rd_kafka_producev(
-			p->rk, RD_KAFKA_V_TOPIC(topic),
-			RD_KAFKA_V_KEY((void *)key, key_len),
-			RD_KAFKA_V_VALUE((void *)payload, len),
-			RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-			RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+		rc = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic),
+				       RD_KAFKA_V_KEY((void *)key, key_len),
+				       RD_KAFKA_V_VALUE((void *)payload, len),
+				       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+				       RD_KAFKA_V_OPAQUE(opaque),
+				       RD_KAFKA_V_END);
 		if (rc != RD_KAFKA_RESP_ERR__QUEUE_FULL)
 			break;
 		/* Back-pressure: serve delivery reports until there is room. */
@@ -344,10 +349,11 @@ static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 	if (!root)
 		return 0;
 	topics = json_object_get(root, "topics");
-	json_object_foreach(topics, topic, t) {
+	json_object_foreach(topics, topic, t)
+	{
 		json_object_foreach(json_object_get(t, "partitions"), partition,
-				    p) lag_from_partition(c->metrics, topic,
-							  partition, p);
+				    p)
+			lag_from_partition(c->metrics, topic, partition, p);
 	}
 	json_decref(root);
 	return 0; /* librdkafka frees json */
@@ -368,8 +374,8 @@ static int consumer_subscribe(struct kafka_consumer *c,
 	rc = rd_kafka_subscribe(c->rk, list);
 	rd_kafka_topic_partition_list_destroy(list);
 	if (rc)
-		return dn_fail(DN_ERR_KAFKA, err, errlen, "cannot subscribe: %s",
-			       rd_kafka_err2str(rc));
+		return dn_fail(DN_ERR_KAFKA, err, errlen,
+			       "cannot subscribe: %s", rd_kafka_err2str(rc));
 	return DN_OK;
 }
 
@@ -380,6 +386,7 @@ kafka_consumer_new(const struct config *cfg, const char *group_id,
 		   struct metrics *metrics, const char *const *extra, char *err,
 		   size_t errlen)
 {
+	/* clang-format off */
 	const char *const defaults[] = {
 		"group.id", group_id,
 		"partition.assignment.strategy", "range",
@@ -392,6 +399,7 @@ kafka_consumer_new(const struct config *cfg, const char *group_id,
 		"heartbeat.interval.ms", "1000",
 		NULL, NULL,
 	};
+	/* clang-format on */
 	struct kafka_consumer *c = calloc(1, sizeof(*c));
 	rd_kafka_conf_t *conf;
 	char why[512];

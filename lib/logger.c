@@ -18,9 +18,9 @@ static const struct {
 	const char *name;
 	enum log_level level;
 } level_names[] = {
-	{"error", LOG_LEVEL_ERROR}, {"warn", LOG_LEVEL_WARN},
-	{"notice", LOG_LEVEL_NOTICE}, {"info", LOG_LEVEL_INFO},
-	{"debug", LOG_LEVEL_DEBUG},
+	{ "error", LOG_LEVEL_ERROR },	{ "warn", LOG_LEVEL_WARN },
+	{ "notice", LOG_LEVEL_NOTICE }, { "info", LOG_LEVEL_INFO },
+	{ "debug", LOG_LEVEL_DEBUG },
 };
 
 void logger_init(const char *program, enum log_level max_level)
@@ -54,8 +54,8 @@ static const char *level_name(enum log_level level)
 	return "info";
 }
 
-void logger_write(enum log_level level, const char *facility,
-		  const char *fmt, ...)
+void logger_write(enum log_level level, const char *facility, const char *fmt,
+		  ...)
 {
 	char line[LOG_LINE_MAX];
 	struct timeval tv;
@@ -75,15 +75,17 @@ void logger_write(enum log_level level, const char *facility,
 		     (int)(tv.tv_usec / 1000), level_name(level), log_program,
 		     facility);
 	if (n > 0)
-		used += (size_t)n < sizeof(line) - used ? (size_t)n
-							: sizeof(line) - used - 1;
+		used += (size_t)n < sizeof(line) - used
+				? (size_t)n
+				: sizeof(line) - used - 1;
 
 	va_start(ap, fmt);
 	n = vsnprintf(line + used, sizeof(line) - used, fmt, ap);
 	va_end(ap);
 	if (n > 0)
-		used += (size_t)n < sizeof(line) - used ? (size_t)n
-							: sizeof(line) - used - 1;
+		used += (size_t)n < sizeof(line) - used
+				? (size_t)n
+				: sizeof(line) - used - 1;
 
 	/* One write per line keeps lines whole across threads. */
 	if (used >= sizeof(line) - 1)

@@ -38,17 +38,17 @@ int logger_level_parse(const char *name);
 int logger_enabled(enum log_level level);
 
 /* Writes one line. facility is a short upper-case tag such as "KAFKA". */
-void logger_write(enum log_level level, const char *facility,
-		  const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void logger_write(enum log_level level, const char *facility, const char *fmt,
+		  ...) __attribute__((format(printf, 3, 4)));
 
-#define log_error(fac, ...) logger_write(LOG_LEVEL_ERROR, fac, __VA_ARGS__)
-#define log_warn(fac, ...) logger_write(LOG_LEVEL_WARN, fac, __VA_ARGS__)
+#define log_error(fac, ...)  logger_write(LOG_LEVEL_ERROR, fac, __VA_ARGS__)
+#define log_warn(fac, ...)   logger_write(LOG_LEVEL_WARN, fac, __VA_ARGS__)
 #define log_notice(fac, ...) logger_write(LOG_LEVEL_NOTICE, fac, __VA_ARGS__)
-#define log_info(fac, ...) logger_write(LOG_LEVEL_INFO, fac, __VA_ARGS__)
-#define log_debug(fac, ...)                                                  \
-	do {                                                                 \
-		if (logger_enabled(LOG_LEVEL_DEBUG))                         \
-			logger_write(LOG_LEVEL_DEBUG, fac, __VA_ARGS__);     \
+#define log_info(fac, ...)   logger_write(LOG_LEVEL_INFO, fac, __VA_ARGS__)
+#define log_debug(fac, ...)                                                    \
+	do {                                                                   \
+		if (logger_enabled(LOG_LEVEL_DEBUG))                           \
+			logger_write(LOG_LEVEL_DEBUG, fac, __VA_ARGS__);       \
 	} while (0)
 
 /*

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#define STORE_HOST_MAX 128
+#define STORE_HOST_MAX	     128
 #define STORE_BACKOFF_MAX_MS 1000
 
 struct store_script {
@@ -45,13 +45,12 @@ static int64_t monotonic_us(void)
 
 static void sleep_ms(int ms)
 {
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
 
 	nanosleep(&ts, NULL);
 }
 
-static int parse_url(struct store *s, const char *url, char *err,
-		     size_t errlen)
+static int parse_url(struct store *s, const char *url, char *err, size_t errlen)
 {
 	const char *rest = url, *colon, *slash;
 	size_t host_len;
@@ -61,8 +60,9 @@ static int parse_url(struct store *s, const char *url, char *err,
 		rest += 8;
 	colon = strchr(rest, ':');
 	slash = strchr(rest, '/');
-	host_len = colon ? (size_t)(colon - rest)
-			 : slash ? (size_t)(slash - rest) : strlen(rest);
+	host_len = colon   ? (size_t)(colon - rest)
+		   : slash ? (size_t)(slash - rest)
+			   : strlen(rest);
 	if (host_len == 0 || host_len >= sizeof(s->host))
 		return dn_fail(DN_ERR_CONFIG, err, errlen,
 			       "DUNNING_REDIS_URL=\"%s\": expected "
@@ -86,10 +86,11 @@ static int parse_url(struct store *s, const char *url, char *err,
 		long db = strtol(slash + 1, &end, 10);
 
 		if (*end || db < 0 || db > 15)
-			return dn_fail(DN_ERR_CONFIG, err, errlen,
-				       "DUNNING_REDIS_URL=\"%s\": database must "
-				       "be 0 to 15",
-				       url);
+			return dn_fail(
+				DN_ERR_CONFIG, err, errlen,
+				"DUNNING_REDIS_URL=\"%s\": database must "
+				"be 0 to 15",
+				url);
 		s->db = (int)db;
 	}
 	return DN_OK;
@@ -98,8 +99,8 @@ static int parse_url(struct store *s, const char *url, char *err,
 /* One connection attempt; on success selects the database. */
 static int connect_once(struct store *s)
 {
-	struct timeval tv = {s->timeout_ms / 1000,
-			     (s->timeout_ms % 1000) * 1000};
+	struct timeval tv = { s->timeout_ms / 1000,
+			      (s->timeout_ms % 1000) * 1000 };
 	redisReply *reply;
 
 	if (s->ctx)
@@ -241,7 +242,8 @@ static int pipeline_once(struct store *s, size_t count, const int *argcs,
 	void *reply;
 
 	for (i = 0; i < count; i++)
-		redisAppendCommandArgv(s->ctx, argcs[i], (const char **)argvs[i],
+		redisAppendCommandArgv(s->ctx, argcs[i],
+				       (const char **)argvs[i],
 				       lens ? lens[i] : NULL);
 	for (i = 0; i < count; i++) {
 		if (redisGetReply(s->ctx, &reply) != REDIS_OK) {
@@ -255,8 +257,8 @@ static int pipeline_once(struct store *s, size_t count, const int *argcs,
 }
 
 int store_pipeline(struct store *s, size_t count, const int *argcs,
-		   const char *const *const *argvs,
-		   const size_t *const *lens, redisReply **replies)
+		   const char *const *const *argvs, const size_t *const *lens,
+		   redisReply **replies)
 {
 	int attempt;
 	int64_t start;
@@ -289,11 +291,10 @@ int store_script_add(struct store *s, const char *name, const char *source)
 
 static int script_load(struct store *s, struct store_script *script)
 {
-	const char *argv[] = {"SCRIPT", "LOAD", script->source};
+	const char *argv[] = { "SCRIPT", "LOAD", script->source };
 	redisReply *reply = store_command(s, 3, argv, NULL);
 
-	if (!reply || reply->type != REDIS_REPLY_STRING ||
-	    reply->len != 40) {
+	if (!reply || reply->type != REDIS_REPLY_STRING || reply->len != 40) {
 		char why[200];
 
 		/* The reason may be in s->error itself: copy it out first. */

@@ -51,8 +51,8 @@ redisReply *store_commandf(struct store *s, const char *fmt, ...);
  * DN_ERR_REDIS.
  */
 int store_pipeline(struct store *s, size_t count, const int *argcs,
-		   const char *const *const *argvs,
-		   const size_t *const *lens, redisReply **replies);
+		   const char *const *const *argvs, const size_t *const *lens,
+		   redisReply **replies);
 
 /*
  * Registers a Lua script under name; returns its index (>= 0) for

@@ -64,8 +64,7 @@ static void echo(void *ctx, const struct http_request *req,
 	char text[128];
 
 	(void)ctx;
-	snprintf(text, sizeof(text), "%zu %s", req->body_len,
-		 tag ? tag : "-");
+	snprintf(text, sizeof(text), "%zu %s", req->body_len, tag ? tag : "-");
 	http_respond_text(resp, 200, "text/plain", text);
 }
 
@@ -79,10 +78,10 @@ static const char *health(void *ctx)
 
 static struct httpd *start(struct metrics *m)
 {
-	const struct http_route routes[] = {{"POST", "/echo", echo, NULL}};
+	const struct http_route routes[] = { { "POST", "/echo", echo, NULL } };
 	char err[256];
-	struct httpd *h = httpd_new("127.0.0.1", 0, routes, 1, 1024, m,
-				    health, NULL, err, sizeof(err));
+	struct httpd *h = httpd_new("127.0.0.1", 0, routes, 1, 1024, m, health,
+				    NULL, err, sizeof(err));
 
 	if (!h)
 		fail_msg("%s", err);

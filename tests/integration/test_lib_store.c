@@ -26,8 +26,8 @@ static const char *redis_url(void)
 static void test_command_round_trip_is_binary_safe(void **state)
 {
 	struct store *s = store_new(redis_url(), 2000, NULL, 0);
-	const char *argv[] = {"SET", "bin", "a\0b"};
-	const size_t lens[] = {3, 3, 3};
+	const char *argv[] = { "SET", "bin", "a\0b" };
+	const size_t lens[] = { 3, 3, 3 };
 	redisReply *r;
 
 	(void)state;
@@ -70,7 +70,7 @@ static const char incr_script[] =
 static void test_script_is_loaded_again_after_a_flush(void **state)
 {
 	struct store *s = store_new(redis_url(), 2000, NULL, 0);
-	const char *args[] = {"counter", "5"};
+	const char *args[] = { "counter", "5" };
 	int script;
 	redisReply *r;
 
@@ -93,11 +93,11 @@ static void test_script_is_loaded_again_after_a_flush(void **state)
 static void test_pipeline_returns_replies_in_order(void **state)
 {
 	struct store *s = store_new(redis_url(), 2000, NULL, 0);
-	const char *set[] = {"SET", "p", "1"};
-	const char *incr[] = {"INCR", "p"};
-	const char *get[] = {"GET", "p"};
-	const char *const *argvs[] = {set, incr, get};
-	const int argcs[] = {3, 2, 2};
+	const char *set[] = { "SET", "p", "1" };
+	const char *incr[] = { "INCR", "p" };
+	const char *get[] = { "GET", "p" };
+	const char *const *argvs[] = { set, incr, get };
+	const int argcs[] = { 3, 2, 2 };
 	redisReply *replies[3];
 
 	(void)state;
@@ -118,8 +118,8 @@ static void test_malformed_url_names_the_setting(void **state)
 	(void)state;
 	assert_null(store_new("redis://:0", 200, err, sizeof(err)));
 	assert_non_null(strstr(err, "DUNNING_REDIS_URL"));
-	assert_null(store_new("redis://127.0.0.1:99999", 200, err,
-			      sizeof(err)));
+	assert_null(
+		store_new("redis://127.0.0.1:99999", 200, err, sizeof(err)));
 	assert_non_null(strstr(err, "port must be 1 to 65535"));
 }
 

@@ -45,7 +45,8 @@ static void add_sample(const char *topic_key, const ProtobufCMessage *msg)
 	struct sample *s = &samples[sample_count];
 
 	assert_true(sample_count < SAMPLE_MAX);
-	assert_true(protobuf_c_message_get_packed_size(msg) <= sizeof(s->bytes));
+	assert_true(protobuf_c_message_get_packed_size(msg) <=
+		    sizeof(s->bytes));
 	s->topic_key = topic_key;
 	snprintf(s->key, sizeof(s->key), "%.40s/customer-%zu", tenant,
 		 sample_count);
@@ -60,10 +61,12 @@ static void add_ledger_samples(void)
 	Dunning__V1__PaymentMeans means = DUNNING__V1__PAYMENT_MEANS__INIT;
 	Dunning__V1__InvoiceUpserted inv = DUNNING__V1__INVOICE_UPSERTED__INIT;
 	Dunning__V1__PaymentReceived pay = DUNNING__V1__PAYMENT_RECEIVED__INIT;
-	Dunning__V1__InvoiceCancelled can = DUNNING__V1__INVOICE_CANCELLED__INIT;
+	Dunning__V1__InvoiceCancelled can =
+		DUNNING__V1__INVOICE_CANCELLED__INIT;
 	Dunning__V1__InvoiceDisputed dis = DUNNING__V1__INVOICE_DISPUTED__INIT;
 	Dunning__V1__DisputeResolved res = DUNNING__V1__DISPUTE_RESOLVED__INIT;
-	Dunning__V1__CustomerUpserted cus = DUNNING__V1__CUSTOMER_UPSERTED__INIT;
+	Dunning__V1__CustomerUpserted cus =
+		DUNNING__V1__CUSTOMER_UPSERTED__INIT;
 	Dunning__V1__LedgerEvent ev = DUNNING__V1__LEDGER_EVENT__INIT;
 
 	money.minor_units = 150000;
@@ -132,8 +135,8 @@ static void add_whatsapp_samples(void)
 	Dunning__V1__Money money = DUNNING__V1__MONEY__INIT;
 	Dunning__V1__TemplateParameter p1 =
 		DUNNING__V1__TEMPLATE_PARAMETER__INIT;
-	Dunning__V1__TemplateParameter *params[] = {&p1};
-	char *invoices[] = {"F-1", "F-2"};
+	Dunning__V1__TemplateParameter *params[] = { &p1 };
+	char *invoices[] = { "F-1", "F-2" };
 	Dunning__V1__SendCommand cmd = DUNNING__V1__SEND_COMMAND__INIT;
 	Dunning__V1__StatusUpdate st = DUNNING__V1__STATUS_UPDATE__INIT;
 	Dunning__V1__InboundText text = DUNNING__V1__INBOUND_TEXT__INIT;
@@ -196,12 +199,12 @@ static void add_other_samples(void)
 {
 	Dunning__V1__Money money = DUNNING__V1__MONEY__INIT;
 	Dunning__V1__TaskInvoice ti = DUNNING__V1__TASK_INVOICE__INIT;
-	Dunning__V1__TaskInvoice *tis[] = {&ti};
+	Dunning__V1__TaskInvoice *tis[] = { &ti };
 	Dunning__V1__ReminderRecord rr = DUNNING__V1__REMINDER_RECORD__INIT;
-	Dunning__V1__ReminderRecord *rrs[] = {&rr};
+	Dunning__V1__ReminderRecord *rrs[] = { &rr };
 	Dunning__V1__CollectorTask task = DUNNING__V1__COLLECTOR_TASK__INIT;
 	Dunning__V1__DeadLetter dl = DUNNING__V1__DEAD_LETTER__INIT;
-	static uint8_t junk[] = {0xff, 0x00, 0x13};
+	static uint8_t junk[] = { 0xff, 0x00, 0x13 };
 
 	money.minor_units = 1000;
 	money.currency = "JPY";
@@ -254,7 +257,8 @@ static int produce_all(void)
 		return 1;
 	}
 	for (i = 0; i < sample_count && !rc; i++)
-		rc = kafka_producer_send(p, config_str(cfg, samples[i].topic_key),
+		rc = kafka_producer_send(p,
+					 config_str(cfg, samples[i].topic_key),
 					 samples[i].key, strlen(samples[i].key),
 					 samples[i].bytes, samples[i].len, NULL,
 					 err, sizeof(err));
@@ -283,8 +287,8 @@ static void run_producer_process(void)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
-static struct kafka_consumer *consumer_of(struct config *cfg,
-					  const char *group, size_t topic_count)
+static struct kafka_consumer *consumer_of(struct config *cfg, const char *group,
+					  size_t topic_count)
 {
 	const char *topics[] = {
 		config_str(cfg, "DUNNING_TOPIC_INVOICE_EVENTS"),
@@ -320,14 +324,15 @@ static size_t decode_and_repack(const struct config *cfg, const char *topic,
 
 	if (strcmp(topic, config_str(cfg, "DUNNING_TOPIC_INVOICE_EVENTS")) == 0)
 		desc = &dunning__v1__ledger_event__descriptor;
-	else if (strcmp(topic, config_str(cfg, "DUNNING_TOPIC_WHATSAPP_SEND")) ==
-		 0)
+	else if (strcmp(topic,
+			config_str(cfg, "DUNNING_TOPIC_WHATSAPP_SEND")) == 0)
 		desc = &dunning__v1__send_command__descriptor;
 	else if (strcmp(topic,
 			config_str(cfg, "DUNNING_TOPIC_WHATSAPP_EVENTS")) == 0)
 		desc = &dunning__v1__message_event__descriptor;
 	else if (strcmp(topic,
-			config_str(cfg, "DUNNING_TOPIC_COLLECTIONS_TASKS")) == 0)
+			config_str(cfg, "DUNNING_TOPIC_COLLECTIONS_TASKS")) ==
+		 0)
 		desc = &dunning__v1__collector_task__descriptor;
 	else
 		desc = &dunning__v1__dead_letter__descriptor;
@@ -338,13 +343,13 @@ static size_t decode_and_repack(const struct config *cfg, const char *topic,
 	return n;
 }
 
-static void test_every_message_type_survives_kafka_between_processes(
-	void **state)
+static void
+test_every_message_type_survives_kafka_between_processes(void **state)
 {
 	struct config *cfg = testenv_config(NULL);
 	char group[64];
 	struct kafka_consumer *c;
-	int seen[SAMPLE_MAX] = {0};
+	int seen[SAMPLE_MAX] = { 0 };
 	size_t received = 0, i;
 	int polls;
 
@@ -408,8 +413,7 @@ static void test_decoded_values_keep_money_dates_and_unicode(void **state)
 
 /* A consumer loop of the shape every program uses: decode or dead-letter,
  * then store the offset. Returns how many valid events it decoded. */
-static int consume_or_dead_letter(struct config *cfg,
-				  struct kafka_consumer *c,
+static int consume_or_dead_letter(struct config *cfg, struct kafka_consumer *c,
 				  struct kafka_producer *p, int want)
 {
 	int decoded = 0, handled = 0, polls;
@@ -440,12 +444,12 @@ static int consume_or_dead_letter(struct config *cfg,
 	return decoded;
 }
 
-static void test_undecodable_message_is_dead_lettered_and_flow_goes_on(
-	void **state)
+static void
+test_undecodable_message_is_dead_lettered_and_flow_goes_on(void **state)
 {
 	struct config *cfg = testenv_config(NULL);
 	const char *topic = config_str(cfg, "DUNNING_TOPIC_INVOICE_EVENTS");
-	static const uint8_t garbage[] = {0x0a, 0xff, 0xff, 0xff, 0x7f};
+	static const uint8_t garbage[] = { 0x0a, 0xff, 0xff, 0xff, 0x7f };
 	char group[64], err[256];
 	struct kafka_producer *p;
 	struct kafka_consumer *c, *dead;
@@ -471,8 +475,8 @@ static void test_undecodable_message_is_dead_lettered_and_flow_goes_on(
 	assert_int_equal(consume_or_dead_letter(cfg, c, p, 8), 7);
 	assert_int_equal(kafka_producer_flush(p, 10000), DN_OK);
 
-	dead = consumer_for(cfg, testenv_unique("dl-read", group,
-						sizeof(group)));
+	dead = consumer_for(cfg,
+			    testenv_unique("dl-read", group, sizeof(group)));
 	for (polls = 0; polls < 200 && !found; polls++) {
 		rd_kafka_message_t *m = kafka_consumer_poll(dead, 100);
 		Dunning__V1__DeadLetter *dl;
@@ -487,7 +491,8 @@ static void test_undecodable_message_is_dead_lettered_and_flow_goes_on(
 		    memcmp(dl->payload.data, garbage, sizeof(garbage)) == 0 &&
 		    strcmp(dl->component, "test") == 0) {
 			assert_string_equal(dl->source_topic, topic);
-			assert_string_equal(dl->reason, "protobuf decode failed");
+			assert_string_equal(dl->reason,
+					    "protobuf decode failed");
 			found = 1;
 		}
 		if (dl)
@@ -519,7 +524,8 @@ static void test_consumer_resumes_after_last_stored_offset(void **state)
 		if (!m)
 			continue;
 		if (strcmp(kafka_message_topic(m),
-			   config_str(cfg, "DUNNING_TOPIC_COLLECTIONS_TASKS")) ==
+			   config_str(cfg,
+				      "DUNNING_TOPIC_COLLECTIONS_TASKS")) ==
 		    0) {
 			kafka_consumer_store(c, m);
 			handled = 1;
@@ -539,8 +545,8 @@ static void test_consumer_resumes_after_last_stored_offset(void **state)
 		if (!m)
 			continue;
 		if (strcmp(kafka_message_topic(m),
-			   config_str(cfg, "DUNNING_TOPIC_COLLECTIONS_TASKS")) ==
-		    0)
+			   config_str(cfg,
+				      "DUNNING_TOPIC_COLLECTIONS_TASKS")) == 0)
 			again++;
 		else
 			others++;
@@ -563,7 +569,8 @@ int main(int argc, char **argv)
 			test_decoded_values_keep_money_dates_and_unicode),
 		cmocka_unit_test(
 			test_undecodable_message_is_dead_lettered_and_flow_goes_on),
-		cmocka_unit_test(test_consumer_resumes_after_last_stored_offset),
+		cmocka_unit_test(
+			test_consumer_resumes_after_last_stored_offset),
 	};
 
 	if (argc == 3 && strcmp(argv[1], "produce") == 0) {

@@ -14,8 +14,8 @@
 
 struct config *testenv_config(const struct config_key *extra)
 {
-	const struct config_key *const tables[] = {config_common_keys, extra,
-						   NULL};
+	const struct config_key *const tables[] = { config_common_keys, extra,
+						    NULL };
 	char err[512];
 	struct config *cfg = config_load(tables, err, sizeof(err));
 
@@ -30,8 +30,7 @@ static const char *env_path(const char *var, const char *fallback,
 	static char path[4096];
 	const char *base = getenv(var);
 
-	snprintf(path, sizeof(path), "%s/%s", base ? base : fallback,
-		 relative);
+	snprintf(path, sizeof(path), "%s/%s", base ? base : fallback, relative);
 	return path;
 }
 

@@ -94,8 +94,8 @@ static void test_full_registry_returns_null_and_updates_are_harmless(void **s)
 	(void)s;
 	for (i = 0; i < METRICS_MAX; i++) {
 		snprintf(labels, sizeof(labels), "n=\"%d\"", i);
-		assert_non_null(metrics_series(m, METRIC_COUNTER, "x", "x",
-					       labels));
+		assert_non_null(
+			metrics_series(m, METRIC_COUNTER, "x", "x", labels));
 	}
 	assert_null(metrics_series(m, METRIC_COUNTER, "x", "x", "n=\"new\""));
 	metric_add(NULL, 1);

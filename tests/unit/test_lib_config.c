@@ -17,34 +17,36 @@
 #include <unistd.h>
 
 static const struct config_key test_keys[] = {
-	{"DUNNING_TEST_COUNT", CONFIG_INT, "5", 1, 10, NULL, false, false,
-	 "a bounded number"},
-	{"DUNNING_TEST_FLAG", CONFIG_BOOL, "false", 0, 0, NULL, false, false,
-	 "a switch"},
-	{"DUNNING_TEST_MODE", CONFIG_CHOICE, "fast", 0, 0, "fast|safe", false,
-	 false, "a choice"},
-	{"DUNNING_TEST_TOKEN", CONFIG_STRING, "", 0, 0, NULL, true, false,
-	 "a secret"},
-	{"DUNNING_TEST_AT", CONFIG_INSTANT, "2026-01-31T09:00:00Z", 0, 0, NULL,
-	 false, false, "an instant"},
+	{ "DUNNING_TEST_COUNT", CONFIG_INT, "5", 1, 10, NULL, false, false,
+	  "a bounded number" },
+	{ "DUNNING_TEST_FLAG", CONFIG_BOOL, "false", 0, 0, NULL, false, false,
+	  "a switch" },
+	{ "DUNNING_TEST_MODE", CONFIG_CHOICE, "fast", 0, 0, "fast|safe", false,
+	  false, "a choice" },
+	{ "DUNNING_TEST_TOKEN", CONFIG_STRING, "", 0, 0, NULL, true, false,
+	  "a secret" },
+	{ "DUNNING_TEST_AT", CONFIG_INSTANT, "2026-01-31T09:00:00Z", 0, 0, NULL,
+	  false, false, "an instant" },
 	CONFIG_KEY_END,
 };
 
 static const struct config_key required_keys[] = {
-	{"DUNNING_TEST_NEEDED", CONFIG_STRING, NULL, 0, 0, NULL, false, true,
-	 "something that must be set"},
+	{ "DUNNING_TEST_NEEDED", CONFIG_STRING, NULL, 0, 0, NULL, false, true,
+	  "something that must be set" },
 	CONFIG_KEY_END,
 };
 
-static const struct config_key *const tables[] = {config_common_keys,
-						  test_keys, NULL};
+static const struct config_key *const tables[] = { config_common_keys,
+						   test_keys, NULL };
 
 static int clear_env(void **state)
 {
-	const char *names[] = {"DUNNING_TEST_COUNT", "DUNNING_TEST_FLAG",
-			       "DUNNING_TEST_MODE",  "DUNNING_TEST_TOKEN",
-			       "DUNNING_TEST_TOKEN_FILE", "DUNNING_TEST_AT",
-			       "DUNNING_CONFIG_FILE", "DUNNING_TEST_NEEDED"};
+	const char *names[] = {
+		"DUNNING_TEST_COUNT",	   "DUNNING_TEST_FLAG",
+		"DUNNING_TEST_MODE",	   "DUNNING_TEST_TOKEN",
+		"DUNNING_TEST_TOKEN_FILE", "DUNNING_TEST_AT",
+		"DUNNING_CONFIG_FILE",	   "DUNNING_TEST_NEEDED"
+	};
 	size_t i;
 
 	(void)state;
@@ -171,13 +173,14 @@ static void test_secret_comes_from_file_and_is_never_echoed(void **state)
 	assert_non_null(cfg);
 	assert_string_equal(config_str(cfg, "DUNNING_TEST_TOKEN"),
 			    "s3cr3t-token");
-	assert_int_equal(config_set(cfg, "DUNNING_TEST_TOKEN",
-				    "0123456789ABCDEF0123456789ABCDEF0123456789"
-				    "ABCDEF0123456789ABCDEF0123456789ABCDEF01234"
-				    "56789ABCDEF0123456789ABCDEF0123456789ABCDE"
-				    "F0123456789ABCDEF",
-				    err, sizeof(err)),
-			 DN_OK);
+	assert_int_equal(
+		config_set(cfg, "DUNNING_TEST_TOKEN",
+			   "0123456789ABCDEF0123456789ABCDEF0123456789"
+			   "ABCDEF0123456789ABCDEF0123456789ABCDEF01234"
+			   "56789ABCDEF0123456789ABCDEF0123456789ABCDE"
+			   "F0123456789ABCDEF",
+			   err, sizeof(err)),
+		DN_OK);
 	config_free(cfg);
 	unlink(path);
 }
@@ -185,11 +188,11 @@ static void test_secret_comes_from_file_and_is_never_echoed(void **state)
 static void test_secret_in_bad_value_error_is_hidden(void **state)
 {
 	static const struct config_key secret_int[] = {
-		{"DUNNING_TEST_PIN", CONFIG_INT, "1", 1, 9, NULL, true, false,
-		 "a secret number"},
+		{ "DUNNING_TEST_PIN", CONFIG_INT, "1", 1, 9, NULL, true, false,
+		  "a secret number" },
 		CONFIG_KEY_END,
 	};
-	const struct config_key *const t[] = {secret_int, NULL};
+	const struct config_key *const t[] = { secret_int, NULL };
 	char err[256];
 
 	(void)state;
@@ -202,7 +205,7 @@ static void test_secret_in_bad_value_error_is_hidden(void **state)
 
 static void test_required_key_missing_says_which(void **state)
 {
-	const struct config_key *const t[] = {required_keys, NULL};
+	const struct config_key *const t[] = { required_keys, NULL };
 	char err[256];
 
 	(void)state;
@@ -228,8 +231,7 @@ static void test_instant_parses_fraction_and_requires_utc(void **state)
 	assert_int_equal(config_parse_instant("2024-02-29T23:59:59.5Z", &ms),
 			 DN_OK);
 	assert_int_equal(ms, 1709251199500LL);
-	assert_int_equal(config_parse_instant("2024-02-29T23:59:59+01:00",
-					      &ms),
+	assert_int_equal(config_parse_instant("2024-02-29T23:59:59+01:00", &ms),
 			 DN_ERR_INVALID);
 	assert_int_equal(config_parse_instant("2026-02-30T10:00:00Z", &ms),
 			 DN_ERR_INVALID);

@@ -59,8 +59,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_phone_keeps_country_and_last_two_digits),
 		cmocka_unit_test(test_short_or_missing_phone_is_fully_masked),
-		cmocka_unit_test(test_phone_too_long_for_buffer_is_fully_masked),
-		cmocka_unit_test(test_name_becomes_initials_with_multibyte_letters),
+		cmocka_unit_test(
+			test_phone_too_long_for_buffer_is_fully_masked),
+		cmocka_unit_test(
+			test_name_becomes_initials_with_multibyte_letters),
 		cmocka_unit_test(test_level_names_parse),
 	};
 
