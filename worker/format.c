@@ -63,8 +63,28 @@ void format_thread_release(void)
 /* ------------------------------------------------------------------ */
 /* Locales and text */
 
+/* Whether ICU has data for the language of locale id. */
+static bool language_known(const char *id)
+{
+	char lang[16];
+	UErrorCode status = U_ZERO_ERROR;
+	int32_t n = uloc_getLanguage(id, lang, sizeof(lang), &status);
+
+	if (U_FAILURE(status) || n <= 0 || n >= (int32_t)sizeof(lang))
+		return false;
+	for (int32_t i = 0; i < uloc_countAvailable(); i++) {
+		const char *avail = uloc_getAvailable(i);
+
+		if (!strncmp(avail, lang, (size_t)n) &&
+		    (avail[n] == '\0' || avail[n] == '_'))
+			return true;
+	}
+	return false;
+}
+
 /* The ICU locale id of a BCP 47 tag ("pt-BR" or "pt_BR" -> "pt_BR");
- * "" (root) for an empty or unusable tag. */
+ * "en" for an empty or unusable tag. Whether ICU knows the language is
+ * checked when a formatter is opened, not here: this runs per call. */
 static void icu_locale(const char *tag, char *out)
 {
 	char bcp[LOCALE_ID_MAX];
@@ -72,14 +92,22 @@ static void icu_locale(const char *tag, char *out)
 	int32_t parsed = 0;
 	size_t len = tag ? strlen(tag) : 0;
 
-	out[0] = '\0';
+	memcpy(out, "en", 3);
 	if (len == 0 || len >= sizeof(bcp))
 		return;
 	for (size_t i = 0; i <= len; i++)
 		bcp[i] = tag[i] == '_' ? '-' : tag[i];
 	uloc_forLanguageTag(bcp, out, LOCALE_ID_MAX, &parsed, &status);
-	if (U_FAILURE(status) || status == U_STRING_NOT_TERMINATED_WARNING)
-		out[0] = '\0';
+	if (U_FAILURE(status) || status == U_STRING_NOT_TERMINATED_WARNING ||
+	    !out[0])
+		memcpy(out, "en", 3);
+}
+
+/* The locale a formatter is opened for: id, or English when ICU has no
+ * data for its language. */
+static const char *data_locale(const char *id)
+{
+	return language_known(id) ? id : "en";
 }
 
 /* UTF-16 to UTF-8 into out, tabs and line breaks turned into spaces. */
@@ -121,8 +149,8 @@ static UNumberFormat *open_currency_format(const char *locale,
 {
 	UErrorCode status = U_ZERO_ERROR;
 	UChar code[4];
-	UNumberFormat *fmt = unum_open(UNUM_CURRENCY, NULL, 0, locale, NULL,
-				       &status);
+	UNumberFormat *fmt = unum_open(UNUM_CURRENCY, NULL, 0,
+				       data_locale(locale), NULL, &status);
 
 	if (U_FAILURE(status)) {
 		if (fmt)
@@ -208,9 +236,12 @@ static UDateFormat *open_day_month_format(const char *locale)
 	static const UChar utc[] = {'U', 'T', 'C', 0};
 	UErrorCode status = U_ZERO_ERROR;
 	UChar pattern[UTEXT_MAX];
-	UDateTimePatternGenerator *gen = udatpg_open(locale, &status);
+	UDateTimePatternGenerator *gen;
 	UDateFormat *fmt = NULL;
 	int32_t n;
+
+	locale = data_locale(locale);
+	gen = udatpg_open(locale, &status);
 
 	if (U_FAILURE(status)) {
 		if (gen)

@@ -4,8 +4,8 @@
  * The typed parameters of a send command (contract 4: {{2}} invoice
  * numbers, {{3}} amount, {{4}} due date, {{5}} how to pay) rendered with
  * ICU for a customer locale given as a BCP 47 tag ("ca-ES", "pt-BR"; an
- * underscore form "pt_BR" is accepted too). An empty or unknown locale
- * falls back to ICU's root rules, English words.
+ * underscore form "pt_BR" is accepted too). An empty locale, or one whose
+ * language ICU has no data for, is formatted as English ("en").
  *
  * Money never passes through floating point: the integer minor units
  * become a decimal string ("500.00", with the currency's ISO 4217 number
