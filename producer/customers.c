@@ -1,0 +1,261 @@
+/* customers.c: customer directory rows into CustomerUpserted events. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "customers.h"
+
+#include "csv.h"
+#include "event.h"
+#include "import.h"
+#include "sink.h"
+
+#include "config.h"
+#include "error.h"
+#include "phone.h"
+
+#include <unicode/ucal.h>
+#include <unicode/uloc.h>
+#include <unicode/ustring.h>
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+enum column {
+	COL_ID,
+	COL_NAME,
+	COL_PHONE,
+	COL_LOCALE,
+	COL_TIME_ZONE,
+	COL_OPT_IN,
+	COL_OPT_IN_AT,
+	COL_OPT_IN_SOURCE,
+	COL_SEGMENT,
+	COL_EMAIL,
+	COL_COUNT,
+};
+
+static const char *const column_names[COL_COUNT] = {
+	"customer_id", "name",	       "phone",	  "locale", "time_zone",
+	"opt_in",      "opt_in_at",    "opt_in_source", "segment", "email",
+};
+
+const char customers_header[] = "customer_id,name,phone,locale,time_zone,"
+				"opt_in,opt_in_at,opt_in_source,segment,"
+				"email";
+
+static int column_index(const struct csv_record *header, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < header->count; i++)
+		if (strcasecmp(header->fields[i], name) == 0)
+			return (int)i;
+	return -1;
+}
+
+bool customers_header_matches(const struct csv_record *header)
+{
+	return column_index(header, "customer_id") >= 0 &&
+	       column_index(header, "phone") >= 0 &&
+	       column_index(header, "opt_in") >= 0;
+}
+
+bool customers_valid_time_zone(const char *zone)
+{
+	UChar id[80], canonical[80];
+	UErrorCode status = U_ZERO_ERROR;
+	UBool system = 0;
+
+	if (!zone || !*zone || strlen(zone) >= sizeof(id) / sizeof(id[0]))
+		return false;
+	u_uastrcpy(id, zone);
+	ucal_getCanonicalTimeZoneID(id, -1, canonical,
+				    sizeof(canonical) / sizeof(canonical[0]),
+				    &system, &status);
+	return U_SUCCESS(status) && system;
+}
+
+bool customers_valid_locale(const char *tag)
+{
+	char locale[ULOC_FULLNAME_CAPACITY];
+	UErrorCode status = U_ZERO_ERROR;
+	int32_t parsed = 0;
+
+	if (!tag || !*tag || strlen(tag) > 35)
+		return false;
+	uloc_forLanguageTag(tag, locale, sizeof(locale), &parsed, &status);
+	return U_SUCCESS(status) && parsed == (int32_t)strlen(tag) &&
+	       locale[0] != '\0';
+}
+
+/* A row's values by column, and what went wrong. */
+struct customer_row {
+	const char *values[COL_COUNT];
+	const char *bad_field;
+	char why[256];
+};
+
+static int row_fail(struct customer_row *row, enum column col,
+		    const char *reason)
+{
+	row->bad_field = column_names[col];
+	snprintf(row->why, sizeof(row->why), "%s", reason);
+	return DN_ERR_INVALID;
+}
+
+static int copy_column(struct customer_row *row, enum column col, char *dst,
+		       size_t cap)
+{
+	const char *text = row->values[col];
+	char why[128];
+
+	if (event_set(dst, cap, text, strlen(text), column_names[col], why,
+		      sizeof(why)))
+		return row_fail(row, col, why);
+	return DN_OK;
+}
+
+static int parse_opt_in(struct customer_row *row, struct event *ev)
+{
+	static const char *const states[] = {"unknown", "opted_in",
+					     "opted_out"};
+	const char *text = row->values[COL_OPT_IN];
+	size_t i;
+
+	for (i = 0; i < 3; i++)
+		if (strcmp(text, states[i]) == 0 || (i == 0 && !*text)) {
+			ev->opt_in = (enum event_opt_in)i;
+			break;
+		}
+	if (i == 3)
+		return row_fail(row, COL_OPT_IN,
+				"not opted_in, opted_out or unknown");
+	text = row->values[COL_OPT_IN_AT];
+	if (*text && config_parse_instant(text, &ev->opt_in_at_ms))
+		return row_fail(row, COL_OPT_IN_AT,
+				"not a UTC instant like 2026-01-05T09:30:00Z");
+	return DN_OK;
+}
+
+/* Checks one row and fills ev from it. */
+static int parse_row(struct customer_row *row,
+		     const struct import_options *opts, struct event *ev)
+{
+	const char *phone = row->values[COL_PHONE];
+	char why[200];
+	int rc;
+
+	event_reset(ev, EVENT_CUSTOMER);
+	if (!row->values[COL_ID][0])
+		return row_fail(row, COL_ID, "empty");
+	rc = copy_column(row, COL_ID, ev->customer_id, sizeof(ev->customer_id));
+	rc = rc ? rc : copy_column(row, COL_NAME, ev->name, sizeof(ev->name));
+	rc = rc ? rc : copy_column(row, COL_LOCALE, ev->locale,
+				   sizeof(ev->locale));
+	rc = rc ? rc : copy_column(row, COL_TIME_ZONE, ev->time_zone,
+				   sizeof(ev->time_zone));
+	rc = rc ? rc : copy_column(row, COL_OPT_IN_SOURCE, ev->opt_in_source,
+				   sizeof(ev->opt_in_source));
+	rc = rc ? rc : copy_column(row, COL_SEGMENT, ev->segment,
+				   sizeof(ev->segment));
+	rc = rc ? rc : copy_column(row, COL_EMAIL, ev->email,
+				   sizeof(ev->email));
+	rc = rc ? rc : parse_opt_in(row, ev);
+	if (rc)
+		return rc;
+	if (*phone && phone_normalize(phone, opts->phone_region, ev->phone,
+				      sizeof(ev->phone), why, sizeof(why)))
+		return row_fail(row, COL_PHONE, why);
+	if (ev->locale[0] && !customers_valid_locale(ev->locale))
+		return row_fail(row, COL_LOCALE, "not a BCP 47 language tag");
+	if (ev->time_zone[0] && !customers_valid_time_zone(ev->time_zone))
+		return row_fail(row, COL_TIME_ZONE, "not an IANA time zone");
+	snprintf(ev->tenant, sizeof(ev->tenant), "%s", opts->tenant);
+	ev->occurred_at_ms = ev->opt_in_at_ms;
+	ev->version = ev->opt_in_at_ms;
+	return DN_OK;
+}
+
+static void import_record(const char *path, const int *columns,
+			  const struct csv_record *rec,
+			  const struct import_options *opts, struct sink *sink)
+{
+	struct customer_row row;
+	struct event ev;
+	char where[32];
+	int c;
+
+	snprintf(where, sizeof(where), "line %ld", rec->line);
+	row.bad_field = "";
+	for (c = 0; c < COL_COUNT; c++)
+		row.values[c] = columns[c] >= 0 &&
+						(size_t)columns[c] < rec->count ?
+					rec->fields[columns[c]] :
+					"";
+	if (parse_row(&row, opts, &ev)) {
+		sink_reject(sink, path, where, row.bad_field, row.why);
+		return;
+	}
+	snprintf(ev.origin, sizeof(ev.origin), "%s:%ld", path, rec->line);
+	sink_event(sink, &ev);
+}
+
+/* Binds the header; customer_id and phone are required columns. */
+static int bind_header(struct csv_reader *reader, int *columns,
+		       const char *path, char *err, size_t errlen)
+{
+	struct csv_record header;
+	char why[256];
+	int rc, c;
+
+	rc = csv_reader_next(reader, &header, why, sizeof(why));
+	if (rc)
+		return dn_fail(rc == DN_ERR_NOT_FOUND ? DN_ERR_INVALID : rc,
+			       err, errlen, "%s: %s", path,
+			       rc == DN_ERR_NOT_FOUND ? "empty" : why);
+	for (c = 0; c < COL_COUNT; c++)
+		columns[c] = column_index(&header, column_names[c]);
+	if (columns[COL_ID] < 0 || columns[COL_PHONE] < 0)
+		return dn_fail(DN_ERR_INVALID, err, errlen,
+			       "%s: header lacks customer_id or phone", path);
+	return DN_OK;
+}
+
+int customers_import_file(const char *path, const struct import_options *opts,
+			  struct sink *sink, char *err, size_t errlen)
+{
+	struct csv_reader *reader;
+	struct csv_record rec;
+	int columns[COL_COUNT];
+	char where[32], why[256];
+	struct stat st;
+	FILE *in = fopen(path, "rb");
+	int rc;
+
+	if (!in)
+		return dn_fail(DN_ERR_IO, err, errlen, "cannot open %s", path);
+	if (fstat(fileno(in), &st))
+		st.st_size = 0;
+	reader = csv_reader_new(in, opts->delimiter);
+	rc = reader ? bind_header(reader, columns, path, err, errlen) :
+		      DN_ERR_NOMEM;
+	while (!rc && (rc = csv_reader_next(reader, &rec, why, sizeof(why))) !=
+			      DN_ERR_NOT_FOUND) {
+		sink_count_read(sink);
+		if (rc == DN_ERR_IO)
+			break;
+		if (rc) {
+			snprintf(where, sizeof(where), "line %ld", rec.line);
+			sink_reject(sink, path, where, "", why);
+		} else {
+			import_record(path, columns, &rec, opts, sink);
+		}
+		sink_progress(sink, csv_reader_offset(reader), st.st_size);
+		rc = DN_OK;
+	}
+	if (rc == DN_ERR_IO)
+		dn_fail(rc, err, errlen, "read error in %s", path);
+	csv_reader_free(reader);
+	fclose(in);
+	return rc == DN_ERR_NOT_FOUND ? DN_OK : rc;
+}

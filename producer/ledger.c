@@ -1,0 +1,453 @@
+/* ledger.c: invoice ledger CSV rows into invoice, payment, dispute events. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "ledger.h"
+
+#include "civil.h"
+#include "csv.h"
+#include "event.h"
+#include "import.h"
+#include "sink.h"
+
+#include "error.h"
+#include "money.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#define LEDGER_VALUE_MAX 512
+
+static const char *const field_names[LEDGER_FIELD_COUNT] = {
+	"record_type",	"invoice_id", "customer_id", "date",
+	"due_date",	"amount",     "currency",    "settled_date",
+	"disputed",	"payment_id", "reason",
+};
+
+struct preset {
+	const char *name;
+	int date_format;
+	const char *columns[LEDGER_FIELD_COUNT];
+};
+
+static const struct preset presets[] = {
+	{"ledger", CIVIL_ISO,
+	 {"type", "invoice_id", "customer_id", "date", "due_date", "amount",
+	  "currency", "", "", "payment_id", "reason"}},
+	{"ibm-ar", CIVIL_US,
+	 {"", "invoiceNumber", "customerID", "InvoiceDate", "DueDate",
+	  "InvoiceAmount", "", "SettledDate", "Disputed", "", ""}},
+};
+
+static const struct preset *find_preset(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(presets) / sizeof(presets[0]); i++)
+		if (strcmp(presets[i].name, name) == 0)
+			return &presets[i];
+	return NULL;
+}
+
+static int find_field(const char *name, size_t len)
+{
+	int i;
+
+	for (i = 0; i < LEDGER_FIELD_COUNT; i++)
+		if (strlen(field_names[i]) == len &&
+		    strncmp(field_names[i], name, len) == 0)
+			return i;
+	if (len == 10 && strncmp(name, "issue_date", len) == 0)
+		return LEDGER_DATE;
+	return -1;
+}
+
+/* Applies "field=Column,field=Column" over the preset's columns. */
+static int apply_mapping(struct ledger_layout *layout, const char *mapping,
+			 char *err, size_t errlen)
+{
+	const char *pair = mapping, *end, *eq;
+	int field;
+
+	while (*pair) {
+		end = strchr(pair, ',');
+		if (!end)
+			end = pair + strlen(pair);
+		eq = memchr(pair, '=', (size_t)(end - pair));
+		if (!eq)
+			return dn_fail(DN_ERR_INVALID, err, errlen,
+				       "mapping '%.*s' is not field=Column",
+				       (int)(end - pair), pair);
+		field = find_field(pair, (size_t)(eq - pair));
+		if (field < 0)
+			return dn_fail(DN_ERR_INVALID, err, errlen,
+				       "mapping names unknown field '%.*s'",
+				       (int)(eq - pair), pair);
+		if ((size_t)(end - eq - 1) >= LEDGER_COLUMN_MAX)
+			return dn_fail(DN_ERR_INVALID, err, errlen,
+				       "mapping column for %s is too long",
+				       field_names[field]);
+		snprintf(layout->names[field], LEDGER_COLUMN_MAX, "%.*s",
+			 (int)(end - eq - 1), eq + 1);
+		pair = *end ? end + 1 : end;
+	}
+	return DN_OK;
+}
+
+int ledger_layout_init(struct ledger_layout *layout,
+		       const struct import_options *opts, char *err,
+		       size_t errlen)
+{
+	const char *name = opts->preset ? opts->preset : "ledger";
+	const struct preset *preset = find_preset(name);
+	int i;
+
+	if (!preset)
+		return dn_fail(DN_ERR_INVALID, err, errlen,
+			       "unknown preset '%s' (ibm-ar or ledger)", name);
+	memset(layout, 0, sizeof(*layout));
+	for (i = 0; i < LEDGER_FIELD_COUNT; i++) {
+		snprintf(layout->names[i], LEDGER_COLUMN_MAX, "%s",
+			 preset->columns[i]);
+		layout->columns[i] = -1;
+	}
+	layout->date_format = opts->date_format >= 0 ? opts->date_format :
+						       preset->date_format;
+	if (opts->mapping && *opts->mapping)
+		return apply_mapping(layout, opts->mapping, err, errlen);
+	return DN_OK;
+}
+
+/* Copies text without surrounding spaces into buf; returns buf. */
+static const char *trim_copy(const char *text, char *buf, size_t len)
+{
+	size_t n;
+
+	while (*text == ' ' || *text == '\t')
+		text++;
+	n = strlen(text);
+	while (n && (text[n - 1] == ' ' || text[n - 1] == '\t'))
+		n--;
+	if (n >= len)
+		n = len - 1;
+	memcpy(buf, text, n);
+	buf[n] = '\0';
+	return buf;
+}
+
+int ledger_layout_bind(struct ledger_layout *layout,
+		       const struct csv_record *header, char *err,
+		       size_t errlen)
+{
+	static const enum ledger_field required[] = {
+		LEDGER_INVOICE_ID, LEDGER_CUSTOMER_ID, LEDGER_DATE,
+		LEDGER_AMOUNT};
+	char name[LEDGER_COLUMN_MAX + 1];
+	size_t i, f;
+
+	for (f = 0; f < LEDGER_FIELD_COUNT; f++) {
+		layout->columns[f] = -1;
+		for (i = 0; layout->names[f][0] && i < header->count; i++) {
+			trim_copy(header->fields[i], name, sizeof(name));
+			if (strcasecmp(name, layout->names[f]) == 0) {
+				layout->columns[f] = (int)i;
+				break;
+			}
+		}
+		if (layout->names[f][0] && layout->columns[f] < 0 &&
+		    f != LEDGER_RECORD_TYPE && f != LEDGER_CURRENCY)
+			return dn_fail(DN_ERR_INVALID, err, errlen,
+				       "column '%s' for %s is not in the "
+				       "header",
+				       layout->names[f], field_names[f]);
+	}
+	for (i = 0; i < sizeof(required) / sizeof(required[0]); i++)
+		if (layout->columns[required[i]] < 0)
+			return dn_fail(DN_ERR_INVALID, err, errlen,
+				       "no column mapped for %s",
+				       field_names[required[i]]);
+	return DN_OK;
+}
+
+const char *ledger_value(const struct ledger_layout *layout,
+			 const struct csv_record *record,
+			 enum ledger_field field, char *buf, size_t len)
+{
+	int column = layout->columns[field];
+
+	if (column < 0 || (size_t)column >= record->count) {
+		buf[0] = '\0';
+		return buf;
+	}
+	return trim_copy(record->fields[column], buf, len);
+}
+
+/* One row being turned into events; rejected as a whole if any field is
+ * bad, so a half-imported row never reaches Kafka. */
+struct ledger_row {
+	const struct import_options *opts;
+	const struct ledger_layout *layout;
+	char values[LEDGER_FIELD_COUNT][LEDGER_VALUE_MAX];
+	char origin[256];
+	const char *bad_field; /* column name of the failing field */
+	char why[256];
+};
+
+static int row_fail(struct ledger_row *row, enum ledger_field field,
+		    const char *reason)
+{
+	row->bad_field = row->layout->names[field];
+	snprintf(row->why, sizeof(row->why), "%s", reason);
+	return DN_ERR_INVALID;
+}
+
+static int row_date(struct ledger_row *row, enum ledger_field field,
+		    struct civil_date *out)
+{
+	const char *text = row->values[field];
+	char why[200];
+
+	if (!*text)
+		return row_fail(row, field, "empty");
+	if (civil_parse(text, strlen(text),
+			(enum civil_format)row->layout->date_format, out, why,
+			sizeof(why)))
+		return row_fail(row, field, why);
+	return DN_OK;
+}
+
+static int row_text(struct ledger_row *row, enum ledger_field field,
+		    char *dst, size_t cap)
+{
+	char why[128];
+
+	if (!row->values[field][0])
+		return row_fail(row, field, "empty");
+	if (event_set(dst, cap, row->values[field],
+		      strlen(row->values[field]), field_names[field], why,
+		      sizeof(why)))
+		return row_fail(row, field, why);
+	return DN_OK;
+}
+
+/* Common head of every event of the row: ids, instant, amount. */
+static int row_event(struct ledger_row *row, struct event *ev,
+		     enum event_kind kind, struct civil_date date)
+{
+	const char *currency = row->values[LEDGER_CURRENCY];
+	const char *amount = row->values[LEDGER_AMOUNT];
+	char why[200];
+	int rc;
+
+	event_reset(ev, kind);
+	snprintf(ev->tenant, sizeof(ev->tenant), "%s", row->opts->tenant);
+	snprintf(ev->origin, sizeof(ev->origin), "%s", row->origin);
+	ev->occurred_at_ms = civil_noon_ms(date);
+	rc = row_text(row, LEDGER_CUSTOMER_ID, ev->customer_id,
+		      sizeof(ev->customer_id));
+	rc = rc ? rc : row_text(row, LEDGER_INVOICE_ID, ev->invoice_id,
+				sizeof(ev->invoice_id));
+	if (rc || kind == EVENT_DISPUTE)
+		return rc;
+
+	/* Exports that state no currency use the import's. */
+	if (!*currency)
+		currency = row->opts->currency;
+	if (money_exponent(currency) < 0)
+		return row_fail(row, LEDGER_CURRENCY,
+				"not an ISO 4217 currency");
+	memcpy(ev->currency, currency, 4);
+	if (money_parse(amount, strlen(amount), currency, row->opts->rounding,
+			&ev->amount_minor, why, sizeof(why)))
+		return row_fail(row, LEDGER_AMOUNT, why);
+	return DN_OK;
+}
+
+static bool is_yes(const char *text)
+{
+	return strcasecmp(text, "yes") == 0 || strcasecmp(text, "y") == 0 ||
+	       strcasecmp(text, "true") == 0 || strcmp(text, "1") == 0;
+}
+
+/* An invoice or credit note, with its dispute and settlement if stated. */
+static int invoice_row(struct ledger_row *row, struct sink *sink,
+		       bool credit_note)
+{
+	struct event inv, dispute, payment;
+	struct civil_date issue, settled;
+	const char *disputed = row->values[LEDGER_DISPUTED];
+	bool is_settled = row->values[LEDGER_SETTLED_DATE][0] != '\0';
+	int rc;
+
+	rc = row_date(row, LEDGER_DATE, &issue);
+	rc = rc ? rc : row_event(row, &inv, EVENT_INVOICE, issue);
+	if (!rc && row->values[LEDGER_DUE_DATE][0]) {
+		rc = row_date(row, LEDGER_DUE_DATE, &inv.due_date);
+		inv.due_source = EVENT_DUE_EXPLICIT;
+	} else {
+		inv.due_source = EVENT_DUE_NONE;
+	}
+	if (!rc && *disputed && !is_yes(disputed) &&
+	    strcasecmp(disputed, "no") && strcasecmp(disputed, "false") &&
+	    strcmp(disputed, "0") && strcasecmp(disputed, "n"))
+		rc = row_fail(row, LEDGER_DISPUTED, "not yes or no");
+	if (!rc && is_settled)
+		rc = row_date(row, LEDGER_SETTLED_DATE, &settled);
+	if (rc)
+		return rc;
+
+	inv.issue_date = issue;
+	inv.credit_note = credit_note;
+	inv.version = inv.occurred_at_ms;
+	if (credit_note || inv.amount_minor <= 0) {
+		inv.not_dunnable = true;
+		snprintf(inv.not_dunnable_reason,
+			 sizeof(inv.not_dunnable_reason), "%s",
+			 credit_note ? "credit note" :
+				       "payable amount is zero or negative");
+	}
+	sink_event(sink, &inv);
+
+	/* The export does not say when a dispute began: dated with the
+	 * invoice, no reminder goes out for it (see docs/producer.md). */
+	if (is_yes(disputed) && !row_event(row, &dispute, EVENT_DISPUTE,
+					   issue)) {
+		snprintf(dispute.reason, sizeof(dispute.reason),
+			 "marked disputed in the export");
+		sink_event(sink, &dispute);
+	}
+	if (is_settled && !inv.not_dunnable &&
+	    !row_event(row, &payment, EVENT_PAYMENT, settled)) {
+		snprintf(payment.payment_id, sizeof(payment.payment_id),
+			 "%s/settled", payment.invoice_id);
+		sink_event(sink, &payment);
+	}
+	return DN_OK;
+}
+
+static int payment_row(struct ledger_row *row, struct sink *sink)
+{
+	struct civil_date paid;
+	struct event ev;
+	int rc;
+
+	rc = row_date(row, LEDGER_DATE, &paid);
+	rc = rc ? rc : row_event(row, &ev, EVENT_PAYMENT, paid);
+	rc = rc ? rc : row_text(row, LEDGER_PAYMENT_ID, ev.payment_id,
+				sizeof(ev.payment_id));
+	if (!rc && ev.amount_minor <= 0)
+		rc = row_fail(row, LEDGER_AMOUNT, "payment is not positive");
+	if (!rc)
+		sink_event(sink, &ev);
+	return rc;
+}
+
+static int dispute_row(struct ledger_row *row, struct sink *sink)
+{
+	struct civil_date since;
+	struct event ev;
+	int rc;
+
+	rc = row_date(row, LEDGER_DATE, &since);
+	rc = rc ? rc : row_event(row, &ev, EVENT_DISPUTE, since);
+	if (rc)
+		return rc;
+	snprintf(ev.reason, sizeof(ev.reason), "%.255s",
+		 row->values[LEDGER_REASON][0] ? row->values[LEDGER_REASON] :
+						 "disputed");
+	sink_event(sink, &ev);
+	return DN_OK;
+}
+
+/* Dispatches a row by its record type. */
+static int import_row(struct ledger_row *row, const struct csv_record *rec,
+		      struct sink *sink)
+{
+	const char *type;
+	int f;
+
+	for (f = 0; f < LEDGER_FIELD_COUNT; f++)
+		ledger_value(row->layout, rec, (enum ledger_field)f,
+			     row->values[f], LEDGER_VALUE_MAX);
+	type = row->values[LEDGER_RECORD_TYPE];
+	if (!*type || strcmp(type, "invoice") == 0)
+		return invoice_row(row, sink, false);
+	if (strcmp(type, "credit_note") == 0)
+		return invoice_row(row, sink, true);
+	if (strcmp(type, "payment") == 0)
+		return payment_row(row, sink);
+	if (strcmp(type, "dispute") == 0)
+		return dispute_row(row, sink);
+	return row_fail(row, LEDGER_RECORD_TYPE,
+			"not invoice, credit_note, payment or dispute");
+}
+
+/* Reads the header and binds the layout to it. */
+static int read_header(struct csv_reader *reader, struct ledger_layout *layout,
+		       const char *path, char *err, size_t errlen)
+{
+	struct csv_record header;
+	char why[256];
+	int rc;
+
+	rc = csv_reader_next(reader, &header, why, sizeof(why));
+	if (rc == DN_ERR_NOT_FOUND)
+		return dn_fail(DN_ERR_INVALID, err, errlen, "%s is empty",
+			       path);
+	if (rc)
+		return dn_fail(rc, err, errlen, "%s header: %s", path, why);
+	rc = ledger_layout_bind(layout, &header, why, sizeof(why));
+	if (rc)
+		return dn_fail(rc, err, errlen, "%s: %s", path, why);
+	return DN_OK;
+}
+
+int ledger_import_file(const char *path, const struct import_options *opts,
+		       struct sink *sink, char *err, size_t errlen)
+{
+	struct ledger_layout layout;
+	struct ledger_row row;
+	struct csv_reader *reader = NULL;
+	struct csv_record rec;
+	char where[32];
+	struct stat st;
+	FILE *in;
+	int rc;
+
+	rc = ledger_layout_init(&layout, opts, err, errlen);
+	if (rc)
+		return rc;
+	in = fopen(path, "rb");
+	if (!in)
+		return dn_fail(DN_ERR_IO, err, errlen, "cannot open %s", path);
+	if (fstat(fileno(in), &st))
+		st.st_size = 0;
+	reader = csv_reader_new(in, opts->delimiter);
+	rc = reader ? read_header(reader, &layout, path, err, errlen) :
+		      DN_ERR_NOMEM;
+
+	/* Every row counts as read; a bad one is rejected, never fatal. */
+	while (!rc && (rc = csv_reader_next(reader, &rec, row.why,
+					    sizeof(row.why))) !=
+			      DN_ERR_NOT_FOUND) {
+		snprintf(where, sizeof(where), "line %ld", rec.line);
+		sink_count_read(sink);
+		if (rc == DN_ERR_IO)
+			break;
+		row.opts = opts;
+		row.layout = &layout;
+		row.bad_field = "";
+		snprintf(row.origin, sizeof(row.origin), "%s:%ld", path,
+			 rec.line);
+		if (rc || import_row(&row, &rec, sink))
+			sink_reject(sink, path, where, row.bad_field, row.why);
+		sink_progress(sink, csv_reader_offset(reader), st.st_size);
+		rc = DN_OK;
+	}
+	if (rc == DN_ERR_IO)
+		dn_fail(rc, err, errlen, "read error in %s", path);
+	csv_reader_free(reader);
+	fclose(in);
+	return rc == DN_ERR_NOT_FOUND ? DN_OK : rc;
+}
