@@ -17,10 +17,10 @@
 #include <cmocka.h>
 
 #include "config.h"
-#include "decide.h"
+#include "../../worker/decide.h"
 #include "error.h"
-#include "schedule.h"
-#include "workflow.h"
+#include "../../worker/schedule.h"
+#include "../../worker/workflow.h"
 
 /* Monday to Friday 09:00-20:00, cap of 2 messages per 7 days. */
 static const char yaml[] =

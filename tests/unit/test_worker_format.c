@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "error.h"
-#include "format.h"
+#include "../../worker/format.h"
 
 #define NBSP "\xc2\xa0"
 #define NNBSP "\xe2\x80\xaf"

@@ -20,8 +20,8 @@
 
 #include "config.h"
 #include "error.h"
-#include "schedule.h"
-#include "workflow.h"
+#include "../../worker/schedule.h"
+#include "../../worker/workflow.h"
 
 /* A tenant with a Monday-to-Friday window 09:00-20:00 and one step due on
  * the due date at 10:00, for window and weekday tests. */

@@ -18,7 +18,7 @@
 #include <cmocka.h>
 
 #include "error.h"
-#include "workflow.h"
+#include "../../worker/workflow.h"
 
 /* Lines 1-3. */
 #define HEAD "version: 1\ntenants:\n  default:\n"
