@@ -118,8 +118,8 @@ int decide_evaluate(const struct decide_snapshot *s, struct decision *out,
 	/* Never before its time: wait for the planned instant, in the window. */
 	if (s->now_ms < s->planned_ms) {
 		rc = schedule_next_allowed(s->workflow, s->time_zone,
-					   s->planned_ms, s->send_minute,
-					   &next, err, errlen);
+					   s->planned_ms, s->send_minute, &next,
+					   err, errlen);
 		if (rc)
 			return rc;
 		if (past_deadline(s, next))
@@ -130,14 +130,13 @@ int decide_evaluate(const struct decide_snapshot *s, struct decision *out,
 	}
 
 	/* Never outside the send window: the next allowed instant. */
-	rc = schedule_is_allowed(s->workflow, s->time_zone, s->now_ms,
-				 &allowed, err, errlen);
+	rc = schedule_is_allowed(s->workflow, s->time_zone, s->now_ms, &allowed,
+				 err, errlen);
 	if (rc)
 		return rc;
 	if (!allowed) {
-		rc = schedule_next_allowed(s->workflow, s->time_zone,
-					   s->now_ms, s->send_minute, &next,
-					   err, errlen);
+		rc = schedule_next_allowed(s->workflow, s->time_zone, s->now_ms,
+					   s->send_minute, &next, err, errlen);
 		if (rc)
 			return rc;
 		if (past_deadline(s, next))

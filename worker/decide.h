@@ -42,17 +42,17 @@ enum decide_verdict {
 /* Why a reminder was suppressed or postponed. Names (decide_reason_name)
  * are the suffix of the stats field suppressed:<name> (contract 9). */
 enum decide_reason {
-	DECIDE_REASON_NONE,           /* "none": SEND */
-	DECIDE_REASON_PAID,           /* "paid" */
+	DECIDE_REASON_NONE,	      /* "none": SEND */
+	DECIDE_REASON_PAID,	      /* "paid" */
 	DECIDE_REASON_CANCELLED,      /* "cancelled" */
-	DECIDE_REASON_DISPUTED,       /* "disputed" */
+	DECIDE_REASON_DISPUTED,	      /* "disputed" */
 	DECIDE_REASON_NO_OPT_IN,      /* "no_opt_in" */
 	DECIDE_REASON_OPTED_OUT,      /* "opted_out" */
 	DECIDE_REASON_FREQUENCY_CAP,  /* "frequency_cap" */
 	DECIDE_REASON_NOT_DUNNABLE,   /* "not_dunnable" */
 	DECIDE_REASON_NOTHING_DUE,    /* "nothing_due" */
 	DECIDE_REASON_ESCALATED,      /* "escalated" */
-	DECIDE_REASON_EXPIRED,        /* "expired": deadline passed */
+	DECIDE_REASON_EXPIRED,	      /* "expired": deadline passed */
 	DECIDE_REASON_OUTSIDE_WINDOW, /* "outside_window": POSTPONE */
 	DECIDE_REASON_TOO_EARLY,      /* "too_early": POSTPONE */
 	DECIDE_REASON_COUNT
@@ -75,26 +75,26 @@ enum decide_opt_in {
  * the engine decides per invoice and sends the ones that pass). */
 struct decide_snapshot {
 	enum decide_invoice_status status;
-	int64_t outstanding_minor;   /* amount still to pay */
+	int64_t outstanding_minor; /* amount still to pay */
 	bool not_dunnable;
 	enum decide_opt_in opt_in;
-	bool escalated;              /* the final step was already sent */
-	bool final_step;             /* the step to send is the final one */
+	bool escalated;	 /* the final step was already sent */
+	bool final_step; /* the step to send is the final one */
 	/* Messages already sent to the customer at or after
 	 * schedule_cap_window_start(); a consolidated message counts once. */
 	int sent_in_cap_window;
 	int64_t now_ms;
-	int64_t planned_ms;          /* schedule_action.fire_ms */
-	int64_t deadline_ms;         /* schedule_action.deadline_ms; 0: none */
-	int send_minute;             /* the step's local send time, or -1 */
+	int64_t planned_ms;  /* schedule_action.fire_ms */
+	int64_t deadline_ms; /* schedule_action.deadline_ms; 0: none */
+	int send_minute;     /* the step's local send time, or -1 */
 	const struct workflow_tenant *workflow; /* borrowed, not NULL */
-	const char *time_zone;       /* customer's IANA zone, borrowed */
+	const char *time_zone; /* customer's IANA zone, borrowed */
 };
 
 struct decision {
 	enum decide_verdict verdict;
-	enum decide_reason reason;   /* NONE exactly when SEND */
-	int64_t postpone_to_ms;      /* POSTPONE: > now_ms, allowed; else 0 */
+	enum decide_reason reason; /* NONE exactly when SEND */
+	int64_t postpone_to_ms;	   /* POSTPONE: > now_ms, allowed; else 0 */
 };
 
 /*

@@ -24,9 +24,9 @@
 #include "money.h"
 
 #define LOCALE_ID_MAX 64
-#define UTEXT_MAX 256
-#define NUMBER_CACHE 16
-#define DATE_CACHE 8
+#define UTEXT_MAX     256
+#define NUMBER_CACHE  16
+#define DATE_CACHE    8
 
 struct cached_number {
 	char key[LOCALE_ID_MAX + 4]; /* "ca_ES/EUR" */
@@ -121,8 +121,7 @@ static int to_utf8(const UChar *text, int32_t n, char *out, size_t len,
 	if (U_FAILURE(status) || (size_t)written >= len) {
 		out[0] = '\0';
 		return dn_fail(DN_ERR_TOO_LARGE, err, errlen,
-			       "formatted text needs more than %zu bytes",
-			       len);
+			       "formatted text needs more than %zu bytes", len);
 	}
 	for (int32_t i = 0; i < written; i++)
 		if (out[i] == '\n' || out[i] == '\t' || out[i] == '\r')
@@ -169,8 +168,8 @@ static UNumberFormat *open_currency_format(const char *locale,
 }
 
 /* This thread's currency formatter for locale and currency, or NULL. */
-static UNumberFormat *currency_format(const char *locale,
-				      const char *currency, int digits)
+static UNumberFormat *currency_format(const char *locale, const char *currency,
+				      int digits)
 {
 	struct cached_number *slot;
 	char key[sizeof(numbers[0].key)];
@@ -191,9 +190,8 @@ static UNumberFormat *currency_format(const char *locale,
 	return fmt;
 }
 
-int format_amount(int64_t minor_units, const char *currency,
-		  const char *locale, char *out, size_t len, char *err,
-		  size_t errlen)
+int format_amount(int64_t minor_units, const char *currency, const char *locale,
+		  char *out, size_t len, char *err, size_t errlen)
 {
 	char id[LOCALE_ID_MAX], decimal[MONEY_TEXT_MAX];
 	UChar text[UTEXT_MAX];
@@ -232,8 +230,8 @@ int format_amount(int64_t minor_units, const char *currency,
 
 static UDateFormat *open_day_month_format(const char *locale)
 {
-	static const UChar skeleton[] = {'M', 'M', 'M', 'M', 'd', 0};
-	static const UChar utc[] = {'U', 'T', 'C', 0};
+	static const UChar skeleton[] = { 'M', 'M', 'M', 'M', 'd', 0 };
+	static const UChar utc[] = { 'U', 'T', 'C', 0 };
 	UErrorCode status = U_ZERO_ERROR;
 	UChar pattern[UTEXT_MAX];
 	UDateTimePatternGenerator *gen;
@@ -282,10 +280,9 @@ static UDateFormat *day_month_format(const char *locale)
 
 static bool date_valid(struct workflow_date d)
 {
-	static const int days[] = {31, 29, 31, 30, 31, 30,
-				   31, 31, 30, 31, 30, 31};
-	bool leap = (d.year % 4 == 0 && d.year % 100 != 0) ||
-		    d.year % 400 == 0;
+	static const int days[] = { 31, 29, 31, 30, 31, 30,
+				    31, 31, 30, 31, 30, 31 };
+	bool leap = (d.year % 4 == 0 && d.year % 100 != 0) || d.year % 400 == 0;
 
 	if (d.year < 1900 || d.year > 9999 || d.month < 1 || d.month > 12 ||
 	    d.day < 1 || d.day > days[d.month - 1])
@@ -302,14 +299,14 @@ static UDate noon_utc(struct workflow_date d)
 	int yoe = y - era * 400;
 	int mp = (d.month + 9) % 12;
 	int doy = (153 * mp + 2) / 5 + d.day - 1;
-	int64_t days = (int64_t)era * 146097 + yoe * 365 + yoe / 4 -
-		       yoe / 100 + doy - 719468;
+	int64_t days = (int64_t)era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 +
+		       doy - 719468;
 
 	return (UDate)(days * 86400000 + 43200000);
 }
 
-int format_due_date(struct workflow_date date, const char *locale,
-		    char *out, size_t len, char *err, size_t errlen)
+int format_due_date(struct workflow_date date, const char *locale, char *out,
+		    size_t len, char *err, size_t errlen)
 {
 	char id[LOCALE_ID_MAX];
 	UChar text[UTEXT_MAX];
@@ -351,8 +348,7 @@ static void append_n(struct text *t, const char *s, size_t n)
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
-		t->buf[t->used++] =
-			(unsigned char)s[i] < 0x20 ? ' ' : s[i];
+		t->buf[t->used++] = (unsigned char)s[i] < 0x20 ? ' ' : s[i];
 	t->buf[t->used] = '\0';
 }
 
@@ -373,7 +369,7 @@ static bool room_for_rest(const struct text *t, size_t rest)
 int format_invoice_list(const char *const *numbers_in, size_t n, char *out,
 			size_t len, char *err, size_t errlen)
 {
-	struct text t = {out, len, 0, false};
+	struct text t = { out, len, 0, false };
 	char suffix[32];
 
 	clear(out, len);
@@ -413,34 +409,34 @@ int format_invoice_list(const char *const *numbers_in, size_t n, char *out,
 
 struct pay_phrases {
 	const char *language;
-	const char *online;     /* followed by the link */
-	const char *transfer;   /* followed by the IBAN */
-	const char *reference;  /* followed by the reference */
-	const char *holder;     /* followed by the account name */
+	const char *online;    /* followed by the link */
+	const char *transfer;  /* followed by the IBAN */
+	const char *reference; /* followed by the reference */
+	const char *holder;    /* followed by the account name */
 	const char *generic;
 };
 
 static const struct pay_phrases phrases[] = {
-	{"en", "pay online at ", "bank transfer to IBAN ", ", reference ",
-	 ", account holder ",
-	 "reply to this message and we will send you the payment details"},
-	{"es", "pague en línea en ", "transferencia al IBAN ",
-	 ", referencia ", ", titular ",
-	 "responda a este mensaje y le enviaremos los datos de pago"},
-	{"ca", "pagueu en línia a ", "transferència a l'IBAN ",
-	 ", referència ", ", titular ",
-	 "responeu aquest missatge i us enviarem les dades de pagament"},
-	{"pt", "pague online em ", "transferência para o IBAN ",
-	 ", referência ", ", titular ",
-	 "responda a esta mensagem e enviaremos os dados de pagamento"},
-	{"fr", "payez en ligne sur ", "virement sur l'IBAN ", ", référence ",
-	 ", titulaire ",
-	 "répondez à ce message et nous vous enverrons les coordonnées de "
-	 "paiement"},
-	{"de", "online bezahlen unter ", "Überweisung auf IBAN ",
-	 ", Verwendungszweck ", ", Kontoinhaber ",
-	 "antworten Sie auf diese Nachricht, dann senden wir Ihnen die "
-	 "Zahlungsdaten"},
+	{ "en", "pay online at ", "bank transfer to IBAN ", ", reference ",
+	  ", account holder ",
+	  "reply to this message and we will send you the payment details" },
+	{ "es", "pague en línea en ", "transferencia al IBAN ", ", referencia ",
+	  ", titular ",
+	  "responda a este mensaje y le enviaremos los datos de pago" },
+	{ "ca", "pagueu en línia a ", "transferència a l'IBAN ",
+	  ", referència ", ", titular ",
+	  "responeu aquest missatge i us enviarem les dades de pagament" },
+	{ "pt", "pague online em ", "transferência para o IBAN ",
+	  ", referência ", ", titular ",
+	  "responda a esta mensagem e enviaremos os dados de pagamento" },
+	{ "fr", "payez en ligne sur ", "virement sur l'IBAN ", ", référence ",
+	  ", titulaire ",
+	  "répondez à ce message et nous vous enverrons les coordonnées de "
+	  "paiement" },
+	{ "de", "online bezahlen unter ", "Überweisung auf IBAN ",
+	  ", Verwendungszweck ", ", Kontoinhaber ",
+	  "antworten Sie auf diese Nachricht, dann senden wir Ihnen die "
+	  "Zahlungsdaten" },
 };
 
 static const struct pay_phrases *phrases_for(const char *locale)
@@ -476,12 +472,11 @@ static void append_iban(struct text *t, const char *iban)
 	}
 }
 
-int format_how_to_pay(const struct format_payment *payment,
-		      const char *locale, char *out, size_t len, char *err,
-		      size_t errlen)
+int format_how_to_pay(const struct format_payment *payment, const char *locale,
+		      char *out, size_t len, char *err, size_t errlen)
 {
 	const struct pay_phrases *p = phrases_for(locale);
-	struct text t = {out, len, 0, false};
+	struct text t = { out, len, 0, false };
 
 	clear(out, len);
 	if (payment && present(payment->payment_link)) {

@@ -39,9 +39,8 @@
  * 0, DN_ERR_INVALID (bad currency code), DN_ERR_TOO_LARGE (out too short)
  * or DN_ERR_UNAVAILABLE (ICU failed) with the reason in err (may be NULL).
  */
-int format_amount(int64_t minor_units, const char *currency,
-		  const char *locale, char *out, size_t len, char *err,
-		  size_t errlen);
+int format_amount(int64_t minor_units, const char *currency, const char *locale,
+		  char *out, size_t len, char *err, size_t errlen);
 
 /* Decimal places of currency: 2 for EUR, 0 for JPY, 3 for KWD; -1 if the
  * code is not three upper-case letters known to ICU. */
@@ -52,8 +51,8 @@ int format_currency_digits(const char *currency);
  * es-ES "15 de marzo", en-US "March 15", de-DE "15. März". Returns 0,
  * DN_ERR_INVALID (invalid date), DN_ERR_TOO_LARGE or DN_ERR_UNAVAILABLE.
  */
-int format_due_date(struct workflow_date date, const char *locale,
-		    char *out, size_t len, char *err, size_t errlen);
+int format_due_date(struct workflow_date date, const char *locale, char *out,
+		    size_t len, char *err, size_t errlen);
 
 /*
  * The invoice numbers joined with ", " (contract 4), in the given order.
@@ -68,10 +67,10 @@ int format_invoice_list(const char *const *numbers, size_t n, char *out,
 
 /* How the customer can pay; every field may be NULL or "". Borrowed. */
 struct format_payment {
-	const char *payment_link;   /* URL */
-	const char *iban;           /* printed in groups of four */
-	const char *reference;      /* remittance reference to quote */
-	const char *account_name;   /* beneficiary, optional */
+	const char *payment_link; /* URL */
+	const char *iban;	  /* printed in groups of four */
+	const char *reference;	  /* remittance reference to quote */
+	const char *account_name; /* beneficiary, optional */
 };
 
 /*
@@ -81,9 +80,8 @@ struct format_payment {
  * generic line inviting the customer to reply for the payment details.
  * Returns 0 or DN_ERR_TOO_LARGE.
  */
-int format_how_to_pay(const struct format_payment *payment,
-		      const char *locale, char *out, size_t len, char *err,
-		      size_t errlen);
+int format_how_to_pay(const struct format_payment *payment, const char *locale,
+		      char *out, size_t len, char *err, size_t errlen);
 
 /* Frees this thread's cached ICU formatters. Safe at any time. */
 void format_thread_release(void);

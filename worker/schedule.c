@@ -17,9 +17,9 @@
 
 #include "error.h"
 
-#define ZONE_ID_MAX 64
-#define CACHE_SIZE 8
-#define SEARCH_DAYS 400
+#define ZONE_ID_MAX	64
+#define CACHE_SIZE	8
+#define SEARCH_DAYS	400
 #define MINUTES_PER_DAY 1440
 
 struct cached_calendar {
@@ -40,14 +40,14 @@ static bool leap_year(int year)
 
 static bool date_valid(struct workflow_date d)
 {
-	static const int days[] = {31, 28, 31, 30, 31, 30,
-				   31, 31, 30, 31, 30, 31};
+	static const int days[] = { 31, 28, 31, 30, 31, 30,
+				    31, 31, 30, 31, 30, 31 };
 
 	if (d.year < 1900 || d.year > 9999 || d.month < 1 || d.month > 12 ||
 	    d.day < 1)
 		return false;
-	return d.day <= days[d.month - 1] +
-			(d.month == 2 && leap_year(d.year) ? 1 : 0);
+	return d.day <=
+	       days[d.month - 1] + (d.month == 2 && leap_year(d.year) ? 1 : 0);
 }
 
 /* Days from civil, after the well-known era-based algorithm: years are
@@ -89,8 +89,7 @@ unsigned schedule_date_weekday(struct workflow_date date)
 	return 1u << index;
 }
 
-static bool day_allowed(const struct workflow_tenant *t,
-			struct workflow_date d)
+static bool day_allowed(const struct workflow_tenant *t, struct workflow_date d)
 {
 	return (t->weekdays & schedule_date_weekday(d)) &&
 	       !workflow_is_holiday(t, d);
@@ -127,8 +126,8 @@ static bool zone_to_uchars(const char *zone, UChar *out)
 static UCalendar *open_calendar(const UChar *id)
 {
 	UErrorCode status = U_ZERO_ERROR;
-	UCalendar *cal = ucal_open(id, -1, "en_US_POSIX", UCAL_GREGORIAN,
-				   &status);
+	UCalendar *cal =
+		ucal_open(id, -1, "en_US_POSIX", UCAL_GREGORIAN, &status);
 
 	if (U_FAILURE(status)) {
 		if (cal)
@@ -154,8 +153,8 @@ static UCalendar *calendar_for(const char *zone, char *err, size_t errlen)
 			return cache[i].cal;
 	if (!zone_to_uchars(zone, id) || !zone_is_system(id) ||
 	    !(cal = open_calendar(id))) {
-		dn_fail(DN_ERR_INVALID, err, errlen,
-			"unknown time zone \"%s\"", zone ? zone : "(null)");
+		dn_fail(DN_ERR_INVALID, err, errlen, "unknown time zone \"%s\"",
+			zone ? zone : "(null)");
 		return NULL;
 	}
 	slot = &cache[cache_next++ % CACHE_SIZE];
@@ -219,8 +218,7 @@ int schedule_local_instant(const char *zone, struct workflow_date date,
 	cal = calendar_for(zone, err, errlen);
 	if (!cal)
 		return DN_ERR_INVALID;
-	day = schedule_date_from_days(schedule_date_to_days(date) +
-				      day_offset);
+	day = schedule_date_from_days(schedule_date_to_days(date) + day_offset);
 	if (wall_to_instant(cal, day, minute_of_day, out_ms))
 		return dn_fail(DN_ERR_INVALID, err, errlen,
 			       "cannot place %04d-%02d-%02d in %s", day.year,
@@ -287,8 +285,8 @@ int schedule_is_allowed(const struct workflow_tenant *t, const char *zone,
 {
 	struct workflow_date d;
 	int minute;
-	int rc = schedule_local_date(zone, instant_ms, &d, &minute, err,
-				     errlen);
+	int rc =
+		schedule_local_date(zone, instant_ms, &d, &minute, err, errlen);
 
 	if (rc)
 		return rc;
@@ -298,14 +296,14 @@ int schedule_is_allowed(const struct workflow_tenant *t, const char *zone,
 }
 
 int schedule_next_allowed(const struct workflow_tenant *t, const char *zone,
-			  int64_t instant_ms, int keep_minute,
-			  int64_t *out_ms, char *err, size_t errlen)
+			  int64_t instant_ms, int keep_minute, int64_t *out_ms,
+			  char *err, size_t errlen)
 {
 	struct workflow_date d;
 	int minute, day;
 	bool first_day_allowed;
-	int rc = schedule_local_date(zone, instant_ms, &d, &minute, err,
-				     errlen);
+	int rc =
+		schedule_local_date(zone, instant_ms, &d, &minute, err, errlen);
 
 	if (rc)
 		return rc;
@@ -341,17 +339,16 @@ int schedule_next_allowed(const struct workflow_tenant *t, const char *zone,
 		       SEARCH_DAYS, d.year, d.month, d.day);
 }
 
-int schedule_cap_window_start(const struct workflow_tenant *t,
-			      const char *zone, int64_t now_ms,
-			      int64_t *out_ms, char *err, size_t errlen)
+int schedule_cap_window_start(const struct workflow_tenant *t, const char *zone,
+			      int64_t now_ms, int64_t *out_ms, char *err,
+			      size_t errlen)
 {
 	struct workflow_date today;
 	int rc;
 
 	if (t->cap_max_messages <= 0) {
 		*out_ms = now_ms;
-		return calendar_for(zone, err, errlen) ? DN_OK
-						       : DN_ERR_INVALID;
+		return calendar_for(zone, err, errlen) ? DN_OK : DN_ERR_INVALID;
 	}
 	rc = schedule_local_date(zone, now_ms, &today, NULL, err, errlen);
 	if (rc)
@@ -366,7 +363,7 @@ int schedule_cap_window_start(const struct workflow_tenant *t,
 static struct schedule_step_history history_of(const struct schedule_facts *f,
 					       size_t i)
 {
-	struct schedule_step_history none = {0, 0};
+	struct schedule_step_history none = { 0, 0 };
 
 	return f->history && i < f->n_history ? f->history[i] : none;
 }
@@ -376,8 +373,8 @@ static int next_send_time(const struct schedule_facts *f, int send_minute,
 			  int64_t *out_ms, char *err, size_t errlen)
 {
 	struct workflow_date today;
-	int rc = schedule_local_date(f->time_zone, f->now_ms, &today, NULL,
-				     err, errlen);
+	int rc = schedule_local_date(f->time_zone, f->now_ms, &today, NULL, err,
+				     errlen);
 
 	for (int offset = 0; !rc && offset < 3; offset++) {
 		rc = schedule_local_instant(f->time_zone, today, offset,
@@ -398,9 +395,9 @@ static int place(const struct workflow_tenant *t,
 		 bool may_be_late, struct schedule_action *a, bool *stale,
 		 char *err, size_t errlen)
 {
-	int rc = schedule_next_allowed(t, f->time_zone, a->planned_ms,
-				       s->send_minute, &a->fire_ms, err,
-				       errlen);
+	int rc =
+		schedule_next_allowed(t, f->time_zone, a->planned_ms,
+				      s->send_minute, &a->fire_ms, err, errlen);
 
 	*stale = false;
 	if (!rc && f->now_ms > a->fire_ms + t->deadline_ms) {
@@ -411,10 +408,9 @@ static int place(const struct workflow_tenant *t,
 		rc = next_send_time(f, s->send_minute, &a->planned_ms, err,
 				    errlen);
 		if (!rc)
-			rc = schedule_next_allowed(t, f->time_zone,
-						   a->planned_ms,
-						   s->send_minute, &a->fire_ms,
-						   err, errlen);
+			rc = schedule_next_allowed(
+				t, f->time_zone, a->planned_ms, s->send_minute,
+				&a->fire_ms, err, errlen);
 	}
 	a->deadline_ms = a->fire_ms + t->deadline_ms;
 	return rc;
@@ -464,11 +460,10 @@ static int candidate(const struct workflow_tenant *t,
 	memset(a, 0, sizeof(*a));
 	a->step_index = i;
 	a->occurrence = repeat ? h.done : 0;
-	rc = schedule_local_instant(f->time_zone, f->due_date,
-				    s->offset_days + (int)a->occurrence *
-							     s->repeat_every_days,
-				    s->send_minute, &a->planned_ms, err,
-				    errlen);
+	rc = schedule_local_instant(
+		f->time_zone, f->due_date,
+		s->offset_days + (int)a->occurrence * s->repeat_every_days,
+		s->send_minute, &a->planned_ms, err, errlen);
 
 	/* A repeat keeps its spacing from the last local send date. */
 	if (!rc && repeat && h.last_ms > 0) {
@@ -478,10 +473,9 @@ static int candidate(const struct workflow_tenant *t,
 		rc = schedule_local_date(f->time_zone, h.last_ms, &last, NULL,
 					 err, errlen);
 		if (!rc)
-			rc = schedule_local_instant(f->time_zone, last,
-						    s->repeat_every_days,
-						    s->send_minute, &spaced,
-						    err, errlen);
+			rc = schedule_local_instant(
+				f->time_zone, last, s->repeat_every_days,
+				s->send_minute, &spaced, err, errlen);
 		if (!rc && spaced > a->planned_ms)
 			a->planned_ms = spaced;
 	}
@@ -496,7 +490,7 @@ static int plan_offset_steps(const struct workflow_tenant *t,
 			     struct schedule_action *out, char *err,
 			     size_t errlen)
 {
-	struct schedule_action past = {0}, future = {0}, a;
+	struct schedule_action past = { 0 }, future = { 0 }, a;
 	bool have_past = false, have_future = false, skip;
 	size_t first = 0;
 
@@ -553,7 +547,8 @@ int schedule_next(const struct workflow_tenant *t,
 		out->done = true;
 		return DN_OK;
 	}
-	if (esc->enabled && facts->unanswered >= (uint32_t)esc->after_unanswered)
+	if (esc->enabled &&
+	    facts->unanswered >= (uint32_t)esc->after_unanswered)
 		return plan_final(t, facts, out, err, errlen);
 	return plan_offset_steps(t, facts, n_offset, out, err, errlen);
 }

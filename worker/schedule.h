@@ -32,7 +32,7 @@
 #include "workflow.h"
 
 #define SCHEDULE_DAY_KEY_MAX 11 /* "2026-03-15" + NUL */
-#define SCHEDULE_MS_PER_DAY INT64_C(86400000)
+#define SCHEDULE_MS_PER_DAY  INT64_C(86400000)
 
 /* Whether zone is a known IANA time zone id. NULL is not. */
 bool schedule_zone_valid(const char *zone);
@@ -60,8 +60,8 @@ int schedule_local_instant(const char *zone, struct workflow_date date,
  * DN_ERR_INVALID.
  */
 int schedule_local_date(const char *zone, int64_t instant_ms,
-			struct workflow_date *out, int *minute,
-			char *err, size_t errlen);
+			struct workflow_date *out, int *minute, char *err,
+			size_t errlen);
 
 /*
  * The local day key of instant_ms in zone, "YYYY-MM-DD", into out (at
@@ -84,8 +84,8 @@ int schedule_day_key(const char *zone, int64_t instant_ms, char *out,
  * ahead; DN_ERR_INVALID if no day is allowed in that range.
  */
 int schedule_next_allowed(const struct workflow_tenant *t, const char *zone,
-			  int64_t instant_ms, int keep_minute,
-			  int64_t *out_ms, char *err, size_t errlen);
+			  int64_t instant_ms, int keep_minute, int64_t *out_ms,
+			  char *err, size_t errlen);
 
 /* Whether instant_ms is itself allowed by t in zone (see above). Returns 0
  * and *allowed, or DN_ERR_INVALID. */
@@ -99,42 +99,42 @@ int schedule_is_allowed(const struct workflow_tenant *t, const char *zone,
  * message sent at or after it counts against the cap. When t has no cap,
  * *out_ms is now_ms. Returns 0 or DN_ERR_INVALID.
  */
-int schedule_cap_window_start(const struct workflow_tenant *t,
-			      const char *zone, int64_t now_ms,
-			      int64_t *out_ms, char *err, size_t errlen);
+int schedule_cap_window_start(const struct workflow_tenant *t, const char *zone,
+			      int64_t now_ms, int64_t *out_ms, char *err,
+			      size_t errlen);
 
 /* What the engine knows of one step of one invoice. */
 struct schedule_step_history {
-	uint32_t done;    /* occurrences sent or given up (suppressed) */
-	int64_t last_ms;  /* instant of the last of them; 0 if done == 0 */
+	uint32_t done;	 /* occurrences sent or given up (suppressed) */
+	int64_t last_ms; /* instant of the last of them; 0 if done == 0 */
 };
 
 /* The facts of an invoice that decide its next action. Borrowed. */
 struct schedule_facts {
 	struct workflow_date due_date;
-	const char *time_zone;      /* the customer's IANA zone */
-	int64_t amount_minor;       /* outstanding, for step conditions */
-	const char *currency;       /* ISO 4217 */
-	const char *segment;        /* customer segment; NULL or "" = none */
+	const char *time_zone; /* the customer's IANA zone */
+	int64_t amount_minor;  /* outstanding, for step conditions */
+	const char *currency;  /* ISO 4217 */
+	const char *segment;   /* customer segment; NULL or "" = none */
 	/* history[i] is step i of the tenant; NULL or fewer entries than
 	 * steps means nothing done for the missing ones. */
 	const struct schedule_step_history *history;
 	size_t n_history;
-	uint32_t unanswered;        /* counted reminders since last reply */
-	bool escalated;             /* the final step was sent */
+	uint32_t unanswered; /* counted reminders since last reply */
+	bool escalated;	     /* the final step was sent */
 	int64_t now_ms;
 };
 
 struct schedule_action {
-	bool done;            /* nothing more to do; other fields unset */
-	size_t step_index;    /* into the tenant's steps[] */
-	uint32_t occurrence;  /* 0 for the first send of the step, then 1.. */
-	int64_t planned_ms;   /* the step's own instant (due + offset at
+	bool done;	     /* nothing more to do; other fields unset */
+	size_t step_index;   /* into the tenant's steps[] */
+	uint32_t occurrence; /* 0 for the first send of the step, then 1.. */
+	int64_t planned_ms;  /* the step's own instant (due + offset at
 			       * send time, or the repeat / wait instant) */
-	int64_t fire_ms;      /* planned moved to an allowed instant; the
+	int64_t fire_ms;     /* planned moved to an allowed instant; the
 			       * delay-queue score. May be < now_ms when the
 			       * step is late but still within its deadline */
-	int64_t deadline_ms;  /* fire_ms + the tenant's deadline */
+	int64_t deadline_ms; /* fire_ms + the tenant's deadline */
 };
 
 /*

@@ -71,9 +71,9 @@ static int fail(struct parse *p, yaml_node_t *node, const char *path,
 		got = "a list";
 	return dn_fail(DN_ERR_CONFIG, p->err, p->errlen,
 		       "%s:%lu: %s: expected %s, got %s%s%s", p->file,
-		       (unsigned long)node->start_mark.line + 1, path,
-		       expected, node->type == YAML_SCALAR_NODE ? "\"" : "",
-		       got, node->type == YAML_SCALAR_NODE ? "\"" : "");
+		       (unsigned long)node->start_mark.line + 1, path, expected,
+		       node->type == YAML_SCALAR_NODE ? "\"" : "", got,
+		       node->type == YAML_SCALAR_NODE ? "\"" : "");
 }
 
 static const char *scalar(yaml_node_t *node)
@@ -91,8 +91,8 @@ static int parse_int(struct parse *p, yaml_node_t *node, const char *path,
 	char *end;
 	long value;
 
-	snprintf(expected, sizeof(expected), "an integer from %ld to %ld",
-		 min, max);
+	snprintf(expected, sizeof(expected), "an integer from %ld to %ld", min,
+		 max);
 	if (!text || !*text)
 		return fail(p, node, path, expected);
 	errno = 0;
@@ -103,8 +103,8 @@ static int parse_int(struct parse *p, yaml_node_t *node, const char *path,
 	return DN_OK;
 }
 
-static int parse_int_field(struct parse *p, yaml_node_t *node,
-			   const char *path, long min, long max, int *out)
+static int parse_int_field(struct parse *p, yaml_node_t *node, const char *path,
+			   long min, long max, int *out)
 {
 	long value;
 	int err = parse_int(p, node, path, min, max, &value);
@@ -117,8 +117,8 @@ static int parse_int_field(struct parse *p, yaml_node_t *node,
 static int parse_bool(struct parse *p, yaml_node_t *node, const char *path,
 		      bool *out)
 {
-	static const char *const yes[] = {"true", "yes", "on"};
-	static const char *const no[] = {"false", "no", "off"};
+	static const char *const yes[] = { "true", "yes", "on" };
+	static const char *const no[] = { "false", "no", "off" };
 	const char *text = scalar(node);
 
 	for (size_t i = 0; text && i < 3; i++) {
@@ -133,8 +133,8 @@ static int parse_bool(struct parse *p, yaml_node_t *node, const char *path,
 /* A string of 1..size-1 bytes whose characters pass allowed (or any
  * printable text when allowed is NULL). */
 static int parse_string(struct parse *p, yaml_node_t *node, const char *path,
-			int (*allowed)(int c), const char *expected,
-			char *out, size_t size)
+			int (*allowed)(int c), const char *expected, char *out,
+			size_t size)
 {
 	const char *text = scalar(node);
 	size_t len;
@@ -188,8 +188,8 @@ static bool is_leap(int year)
 
 static int days_in_month(int year, int month)
 {
-	static const int days[] = {31, 28, 31, 30, 31, 30,
-				   31, 31, 30, 31, 30, 31};
+	static const int days[] = { 31, 28, 31, 30, 31, 30,
+				    31, 31, 30, 31, 30, 31 };
 
 	return month == 2 && is_leap(year) ? 29 : days[month - 1];
 }
@@ -245,8 +245,9 @@ static int parse_time(struct parse *p, yaml_node_t *node, const char *path,
 {
 	if (workflow_time_parse(scalar(node), allow_24, out))
 		return fail(p, node, path,
-			    allow_24 ? "a local time HH:MM from 00:00 to 24:00"
-				     : "a local time HH:MM from 00:00 to 23:59");
+			    allow_24
+				    ? "a local time HH:MM from 00:00 to 24:00"
+				    : "a local time HH:MM from 00:00 to 23:59");
 	return DN_OK;
 }
 
@@ -275,8 +276,8 @@ static int walk_mapping(struct parse *p, yaml_node_t *node, const char *path,
 	for (pair = node->data.mapping.pairs.start;
 	     pair < node->data.mapping.pairs.top; pair++) {
 		yaml_node_t *key = yaml_document_get_node(p->doc, pair->key);
-		yaml_node_t *value = yaml_document_get_node(p->doc,
-							    pair->value);
+		yaml_node_t *value =
+			yaml_document_get_node(p->doc, pair->value);
 		char sub[PATH_MAX_LEN];
 		size_t i;
 		int err;
@@ -325,8 +326,8 @@ static int parse_template_value(struct parse *p, yaml_node_t *node,
 				const char *path,
 				struct workflow_template *tpl);
 
-static int parse_templates(struct parse *p, yaml_node_t *node,
-			   const char *path, void *target)
+static int parse_templates(struct parse *p, yaml_node_t *node, const char *path,
+			   void *target)
 {
 	struct workflow_step *step = target;
 	yaml_node_pair_t *pair;
@@ -339,8 +340,8 @@ static int parse_templates(struct parse *p, yaml_node_t *node,
 	for (pair = node->data.mapping.pairs.start;
 	     pair < node->data.mapping.pairs.top; pair++) {
 		yaml_node_t *key = yaml_document_get_node(p->doc, pair->key);
-		yaml_node_t *value = yaml_document_get_node(p->doc,
-							    pair->value);
+		yaml_node_t *value =
+			yaml_document_get_node(p->doc, pair->value);
 		struct workflow_template *tpl;
 		char sub[PATH_MAX_LEN];
 		int err;
@@ -378,13 +379,12 @@ static int tpl_language(struct parse *p, yaml_node_t *node, const char *path,
 }
 
 static int parse_template_value(struct parse *p, yaml_node_t *node,
-				const char *path,
-				struct workflow_template *tpl)
+				const char *path, struct workflow_template *tpl)
 {
 	static const struct field table[] = {
-		{"template", tpl_name},
-		{"language", tpl_language},
-		{NULL, NULL},
+		{ "template", tpl_name },
+		{ "language", tpl_language },
+		{ NULL, NULL },
 	};
 	int err;
 
@@ -410,8 +410,8 @@ static int parse_notes(struct parse *p, yaml_node_t *node, const char *path,
 	for (pair = node->data.mapping.pairs.start;
 	     pair < node->data.mapping.pairs.top; pair++) {
 		yaml_node_t *key = yaml_document_get_node(p->doc, pair->key);
-		yaml_node_t *value = yaml_document_get_node(p->doc,
-							    pair->value);
+		yaml_node_t *value =
+			yaml_document_get_node(p->doc, pair->value);
 		struct workflow_note *note;
 		char sub[PATH_MAX_LEN];
 		int err;
@@ -450,8 +450,8 @@ static int step_offset(struct parse *p, yaml_node_t *node, const char *path,
 			       &((struct workflow_step *)target)->offset_days);
 }
 
-static int step_send_time(struct parse *p, yaml_node_t *node,
-			  const char *path, void *target)
+static int step_send_time(struct parse *p, yaml_node_t *node, const char *path,
+			  void *target)
 {
 	return parse_time(p, node, path, false,
 			  &((struct workflow_step *)target)->send_minute);
@@ -468,8 +468,9 @@ static int step_repeat(struct parse *p, yaml_node_t *node, const char *path,
 static int step_counts(struct parse *p, yaml_node_t *node, const char *path,
 		       void *target)
 {
-	return parse_bool(p, node, path,
-			  &((struct workflow_step *)target)->counts_as_reminder);
+	return parse_bool(
+		p, node, path,
+		&((struct workflow_step *)target)->counts_as_reminder);
 }
 
 static int step_fallback(struct parse *p, yaml_node_t *node, const char *path,
@@ -503,13 +504,13 @@ static int min_currency(struct parse *p, yaml_node_t *node, const char *path,
 	return DN_OK;
 }
 
-static int cond_min_amount(struct parse *p, yaml_node_t *node,
-			   const char *path, void *target)
+static int cond_min_amount(struct parse *p, yaml_node_t *node, const char *path,
+			   void *target)
 {
 	static const struct field table[] = {
-		{"minor_units", min_minor},
-		{"currency", min_currency},
-		{NULL, NULL},
+		{ "minor_units", min_minor },
+		{ "currency", min_currency },
+		{ NULL, NULL },
 	};
 	struct workflow_step *step = target;
 	int err;
@@ -545,37 +546,37 @@ static int cond_segments(struct parse *p, yaml_node_t *node, const char *path,
 	return err;
 }
 
-static int step_conditions(struct parse *p, yaml_node_t *node,
-			   const char *path, void *target)
+static int step_conditions(struct parse *p, yaml_node_t *node, const char *path,
+			   void *target)
 {
 	static const struct field table[] = {
-		{"min_amount", cond_min_amount},
-		{"segments", cond_segments},
-		{NULL, NULL},
+		{ "min_amount", cond_min_amount },
+		{ "segments", cond_segments },
+		{ NULL, NULL },
 	};
 
 	return walk_mapping(p, node, path, table, target);
 }
 
 static const struct field step_table[] = {
-	{"name", step_name},
-	{"offset_days", step_offset},
-	{"send_time", step_send_time},
-	{"repeat_every_days", step_repeat},
-	{"counts_as_reminder", step_counts},
-	{"fallback_locale", step_fallback},
-	{"templates", parse_templates},
-	{"conditions", step_conditions},
-	{NULL, NULL},
+	{ "name", step_name },
+	{ "offset_days", step_offset },
+	{ "send_time", step_send_time },
+	{ "repeat_every_days", step_repeat },
+	{ "counts_as_reminder", step_counts },
+	{ "fallback_locale", step_fallback },
+	{ "templates", parse_templates },
+	{ "conditions", step_conditions },
+	{ NULL, NULL },
 };
 
 /* The final step takes no offset, repeat or conditions. */
 static const struct field final_step_table[] = {
-	{"name", step_name},
-	{"send_time", step_send_time},
-	{"fallback_locale", step_fallback},
-	{"templates", parse_templates},
-	{NULL, NULL},
+	{ "name", step_name },
+	{ "send_time", step_send_time },
+	{ "fallback_locale", step_fallback },
+	{ "templates", parse_templates },
+	{ NULL, NULL },
 };
 
 static bool has_template(const struct workflow_step *step, const char *locale)
@@ -660,16 +661,17 @@ static int tenant_steps(struct parse *p, yaml_node_t *node, const char *path,
 static int esc_enabled(struct parse *p, yaml_node_t *node, const char *path,
 		       void *target)
 {
-	return parse_bool(p, node, path,
-			  &((struct tenant_draft *)target)->t.escalation.enabled);
+	return parse_bool(
+		p, node, path,
+		&((struct tenant_draft *)target)->t.escalation.enabled);
 }
 
 static int esc_after(struct parse *p, yaml_node_t *node, const char *path,
 		     void *target)
 {
-	return parse_int_field(
-		p, node, path, 1, 100,
-		&((struct tenant_draft *)target)->t.escalation.after_unanswered);
+	return parse_int_field(p, node, path, 1, 100,
+			       &((struct tenant_draft *)target)
+					->t.escalation.after_unanswered);
 }
 
 static int esc_wait(struct parse *p, yaml_node_t *node, const char *path,
@@ -723,14 +725,14 @@ static int tenant_escalation(struct parse *p, yaml_node_t *node,
 			     const char *path, void *target)
 {
 	static const struct field table[] = {
-		{"enabled", esc_enabled},
-		{"after_unanswered", esc_after},
-		{"wait_days", esc_wait},
-		{"collector", esc_collector},
-		{"collector_task", esc_task},
-		{"notes", esc_notes},
-		{"step", esc_step},
-		{NULL, NULL},
+		{ "enabled", esc_enabled },
+		{ "after_unanswered", esc_after },
+		{ "wait_days", esc_wait },
+		{ "collector", esc_collector },
+		{ "collector_task", esc_task },
+		{ "notes", esc_notes },
+		{ "step", esc_step },
+		{ NULL, NULL },
 	};
 	struct tenant_draft *d = target;
 	struct workflow_escalation *esc = &d->t.escalation;
@@ -760,24 +762,27 @@ static int tenant_escalation(struct parse *p, yaml_node_t *node,
 static int window_start(struct parse *p, yaml_node_t *node, const char *path,
 			void *target)
 {
-	return parse_time(p, node, path, false,
-			  &((struct workflow_tenant *)target)->window_start_minute);
+	return parse_time(
+		p, node, path, false,
+		&((struct workflow_tenant *)target)->window_start_minute);
 }
 
 static int window_end(struct parse *p, yaml_node_t *node, const char *path,
 		      void *target)
 {
-	return parse_time(p, node, path, true,
-			  &((struct workflow_tenant *)target)->window_end_minute);
+	return parse_time(
+		p, node, path, true,
+		&((struct workflow_tenant *)target)->window_end_minute);
 }
 
 static int parse_weekday(const char *text, unsigned *bit)
 {
-	static const char *const names[] = {"mon", "tue", "wed", "thu",
-					    "fri", "sat", "sun"};
-	static const char *const long_names[] = {
-		"monday", "tuesday", "wednesday", "thursday",
-		"friday", "saturday", "sunday"};
+	static const char *const names[] = { "mon", "tue", "wed", "thu",
+					     "fri", "sat", "sun" };
+	static const char *const long_names[] = { "monday",    "tuesday",
+						  "wednesday", "thursday",
+						  "friday",    "saturday",
+						  "sunday" };
 
 	for (unsigned i = 0; text && i < 7; i++) {
 		if (!strcasecmp(text, names[i]) ||
@@ -789,8 +794,8 @@ static int parse_weekday(const char *text, unsigned *bit)
 	return DN_ERR_INVALID;
 }
 
-static int window_weekdays(struct parse *p, yaml_node_t *node,
-			   const char *path, void *target)
+static int window_weekdays(struct parse *p, yaml_node_t *node, const char *path,
+			   void *target)
 {
 	struct workflow_tenant *t = target;
 	unsigned mask = 0, bit;
@@ -819,10 +824,10 @@ static int tenant_window(struct parse *p, yaml_node_t *node, const char *path,
 			 void *target)
 {
 	static const struct field table[] = {
-		{"start", window_start},
-		{"end", window_end},
-		{"weekdays", window_weekdays},
-		{NULL, NULL},
+		{ "start", window_start },
+		{ "end", window_end },
+		{ "weekdays", window_weekdays },
+		{ NULL, NULL },
 	};
 	struct workflow_tenant *t = &((struct tenant_draft *)target)->t;
 	int err = walk_mapping(p, node, path, table, t);
@@ -833,8 +838,8 @@ static int tenant_window(struct parse *p, yaml_node_t *node, const char *path,
 	return err;
 }
 
-static int tenant_holidays(struct parse *p, yaml_node_t *node,
-			   const char *path, void *target)
+static int tenant_holidays(struct parse *p, yaml_node_t *node, const char *path,
+			   void *target)
 {
 	struct workflow_tenant *t = &((struct tenant_draft *)target)->t;
 	size_t n;
@@ -846,8 +851,7 @@ static int tenant_holidays(struct parse *p, yaml_node_t *node,
 
 		snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
 		if (workflow_date_parse(scalar(item), &t->holidays[i]))
-			return fail(p, item, sub,
-				    "a valid date YYYY-MM-DD");
+			return fail(p, item, sub, "a valid date YYYY-MM-DD");
 	}
 	if (!err)
 		t->n_holidays = n;
@@ -869,8 +873,8 @@ static int tenant_consolidation(struct parse *p, yaml_node_t *node,
 			  &((struct tenant_draft *)target)->t.consolidation);
 }
 
-static int tenant_deadline(struct parse *p, yaml_node_t *node,
-			   const char *path, void *target)
+static int tenant_deadline(struct parse *p, yaml_node_t *node, const char *path,
+			   void *target)
 {
 	long minutes;
 	int err = parse_int(p, node, path, 1, 7 * 24 * 60, &minutes);
@@ -900,9 +904,9 @@ static int tenant_cap(struct parse *p, yaml_node_t *node, const char *path,
 		      void *target)
 {
 	static const struct field table[] = {
-		{"max_messages", cap_max},
-		{"per_days", cap_days},
-		{NULL, NULL},
+		{ "max_messages", cap_max },
+		{ "per_days", cap_days },
+		{ NULL, NULL },
 	};
 
 	return walk_mapping(p, node, path, table,
@@ -910,15 +914,15 @@ static int tenant_cap(struct parse *p, yaml_node_t *node, const char *path,
 }
 
 static const struct field tenant_table[] = {
-	{"send_window", tenant_window},
-	{"holidays", tenant_holidays},
-	{"skip_to_business_day", tenant_skip},
-	{"frequency_cap", tenant_cap},
-	{"consolidation", tenant_consolidation},
-	{"command_deadline_minutes", tenant_deadline},
-	{"steps", tenant_steps},
-	{"escalation", tenant_escalation},
-	{NULL, NULL},
+	{ "send_window", tenant_window },
+	{ "holidays", tenant_holidays },
+	{ "skip_to_business_day", tenant_skip },
+	{ "frequency_cap", tenant_cap },
+	{ "consolidation", tenant_consolidation },
+	{ "command_deadline_minutes", tenant_deadline },
+	{ "steps", tenant_steps },
+	{ "escalation", tenant_escalation },
+	{ NULL, NULL },
 };
 
 /* ------------------------------------------------------------------ */
@@ -1044,8 +1048,9 @@ static int parse_tenants(struct parse *p, yaml_node_t *node,
 				   &wf->tenants[def], &wf->tenants[i]);
 		for (size_t j = 0; !err && j < i; j++)
 			if (!strcmp(wf->tenants[j].name, wf->tenants[i].name))
-				err = fail(p, yaml_document_get_node(
-						      p->doc, pair->key),
+				err = fail(p,
+					   yaml_document_get_node(p->doc,
+								  pair->key),
 					   "tenants", "each tenant once");
 	}
 	wf->n_tenants = n;
@@ -1067,13 +1072,13 @@ static int parse_root(struct parse *p, struct workflow *wf)
 	for (pair = root->data.mapping.pairs.start;
 	     pair < root->data.mapping.pairs.top; pair++) {
 		yaml_node_t *key = yaml_document_get_node(p->doc, pair->key);
-		yaml_node_t *value = yaml_document_get_node(p->doc,
-							    pair->value);
+		yaml_node_t *value =
+			yaml_document_get_node(p->doc, pair->value);
 		long version;
 
 		if (key_is(key, "version")) {
-			int err = parse_int(p, value, "version", 1, 1,
-					    &version);
+			int err =
+				parse_int(p, value, "version", 1, 1, &version);
 			if (err)
 				return err;
 		} else if (key_is(key, "tenants")) {
@@ -1091,7 +1096,7 @@ static int parse_root(struct parse *p, struct workflow *wf)
 int workflow_load_string(const char *text, size_t len, const char *name,
 			 struct workflow **out, char *err, size_t errlen)
 {
-	struct parse p = {name ? name : "(workflow)", NULL, err, errlen};
+	struct parse p = { name ? name : "(workflow)", NULL, err, errlen };
 	yaml_parser_t parser;
 	yaml_document_t doc;
 	struct workflow *wf;
@@ -1104,8 +1109,7 @@ int workflow_load_string(const char *text, size_t len, const char *name,
 			       WORKFLOW_FILE_MAX);
 	if (!yaml_parser_initialize(&parser))
 		return dn_fail(DN_ERR_NOMEM, err, errlen, "out of memory");
-	yaml_parser_set_input_string(&parser, (const unsigned char *)text,
-				     len);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
 	if (!yaml_parser_load(&parser, &doc)) {
 		rc = dn_fail(DN_ERR_CONFIG, err, errlen,
 			     "%s:%lu: invalid YAML: %s", p.file,
@@ -1246,8 +1250,8 @@ const char *workflow_escalation_note(const struct workflow_tenant *t,
 				     const char *locale)
 {
 	const struct workflow_escalation *esc = &t->escalation;
-	const char *fallback = esc->enabled
-		? t->steps[esc->step_index].fallback_locale : "en";
+	const char *fallback =
+		esc->enabled ? t->steps[esc->step_index].fallback_locale : "en";
 	int i = match_locale(esc->notes[0].locale, esc->n_notes,
 			     sizeof(esc->notes[0]), locale, fallback);
 
@@ -1289,9 +1293,10 @@ static json_t *catalogue_find(json_t *templates, const char *name)
 	size_t i;
 	json_t *entry;
 
-	json_array_foreach(templates, i, entry) {
-		const char *entry_name = json_string_value(
-			json_object_get(entry, "name"));
+	json_array_foreach(templates, i, entry)
+	{
+		const char *entry_name =
+			json_string_value(json_object_get(entry, "name"));
 
 		if (entry_name && !strcmp(entry_name, name))
 			return entry;

@@ -35,15 +35,15 @@
 #include <stdint.h>
 
 /* Bounds of a workflow; a file beyond them is rejected with an error. */
-#define WORKFLOW_MAX_TENANTS 256
-#define WORKFLOW_MAX_STEPS 8
-#define WORKFLOW_MAX_LOCALES 24   /* templates or notes of one step */
+#define WORKFLOW_MAX_TENANTS  256
+#define WORKFLOW_MAX_STEPS    8
+#define WORKFLOW_MAX_LOCALES  24 /* templates or notes of one step */
 #define WORKFLOW_MAX_SEGMENTS 8
 #define WORKFLOW_MAX_HOLIDAYS 128
-#define WORKFLOW_NAME_MAX 64      /* tenant, step, template names, + NUL */
-#define WORKFLOW_LOCALE_MAX 24    /* "pt-BR", "ca", "zh-Hant-TW", + NUL */
-#define WORKFLOW_NOTE_MAX 512     /* collector's note, UTF-8, + NUL */
-#define WORKFLOW_FILE_MAX (1024 * 1024)
+#define WORKFLOW_NAME_MAX     64  /* tenant, step, template names, + NUL */
+#define WORKFLOW_LOCALE_MAX   24  /* "pt-BR", "ca", "zh-Hant-TW", + NUL */
+#define WORKFLOW_NOTE_MAX     512 /* collector's note, UTF-8, + NUL */
+#define WORKFLOW_FILE_MAX     (1024 * 1024)
 
 /* A civil date without time zone (a due date, a holiday). */
 struct workflow_date {
@@ -87,11 +87,11 @@ enum workflow_step_kind {
 };
 
 struct workflow_step {
-	char name[WORKFLOW_NAME_MAX];  /* "notice", "due", "reminder", "final" */
+	char name[WORKFLOW_NAME_MAX]; /* "notice", "due", "reminder", "final" */
 	enum workflow_step_kind kind;
-	int offset_days;        /* from the due date; negative = before */
-	int send_minute;        /* local time, minutes after midnight */
-	int repeat_every_days;  /* 0: once; else repeats until the next step */
+	int offset_days;       /* from the due date; negative = before */
+	int send_minute;       /* local time, minutes after midnight */
+	int repeat_every_days; /* 0: once; else repeats until the next step */
 	/* Whether sending it adds one to the invoice's unanswered count
 	 * (default: offset_days > 0). The engine keeps that count. */
 	bool counts_as_reminder;
@@ -101,22 +101,22 @@ struct workflow_step {
 	char fallback_locale[WORKFLOW_LOCALE_MAX]; /* has a template */
 
 	/* Conditions; a step whose conditions fail is skipped. */
-	bool has_min_amount;    /* applies only to invoices in that currency */
+	bool has_min_amount; /* applies only to invoices in that currency */
 	int64_t min_amount_minor;
 	char min_amount_currency[4];
 	char segments[WORKFLOW_MAX_SEGMENTS][WORKFLOW_NAME_MAX];
-	size_t n_segments;      /* 0: any segment */
+	size_t n_segments; /* 0: any segment */
 };
 
 struct workflow_escalation {
 	bool enabled;
-	int after_unanswered;   /* unanswered reminders that trigger it */
-	int wait_days;          /* days after the last step sent */
-	bool collector_task;    /* raise a CollectorTask with the final step */
-	char collector[WORKFLOW_NAME_MAX];  /* named collector */
+	int after_unanswered; /* unanswered reminders that trigger it */
+	int wait_days;	      /* days after the last step sent */
+	bool collector_task;  /* raise a CollectorTask with the final step */
+	char collector[WORKFLOW_NAME_MAX]; /* named collector */
 	struct workflow_note notes[WORKFLOW_MAX_LOCALES];
 	size_t n_notes;
-	size_t step_index;      /* index of the final step in steps[] */
+	size_t step_index; /* index of the final step in steps[] */
 };
 
 struct workflow_tenant {
@@ -124,8 +124,8 @@ struct workflow_tenant {
 
 	/* Send window, customer's local time: [start, end), start < end. */
 	int window_start_minute;
-	int window_end_minute;  /* up to 1440 ("24:00") */
-	unsigned weekdays;      /* enum workflow_weekday bits, non-zero */
+	int window_end_minute; /* up to 1440 ("24:00") */
+	unsigned weekdays;     /* enum workflow_weekday bits, non-zero */
 	struct workflow_date holidays[WORKFLOW_MAX_HOLIDAYS];
 	size_t n_holidays;
 	/* A step planned on a day that is not a business day (weekday not
@@ -133,11 +133,11 @@ struct workflow_tenant {
 	 * time when true, at the window start when false. */
 	bool skip_to_business_day;
 
-	int cap_max_messages;   /* per customer per cap_days; 0 = no cap */
-	int cap_days;           /* local calendar days, >= 1 when capped */
+	int cap_max_messages; /* per customer per cap_days; 0 = no cap */
+	int cap_days;	      /* local calendar days, >= 1 when capped */
 
-	bool consolidation;     /* one message per customer per local day */
-	int64_t deadline_ms;    /* a command may be sent this long after its
+	bool consolidation;  /* one message per customer per local day */
+	int64_t deadline_ms; /* a command may be sent this long after its
 				 * planned instant, > 0 */
 
 	struct workflow_step steps[WORKFLOW_MAX_STEPS];
@@ -154,8 +154,8 @@ struct workflow;
  * DN_ERR_CONFIG (invalid content) or DN_ERR_NOMEM with the reason,
  * "path:line: key: expected ..., got ...", in err. *out is NULL on error.
  */
-int workflow_load_file(const char *path, struct workflow **out,
-		       char *err, size_t errlen);
+int workflow_load_file(const char *path, struct workflow **out, char *err,
+		       size_t errlen);
 
 /*
  * As workflow_load_file, from text of len bytes; name stands for the file

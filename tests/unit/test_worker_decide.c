@@ -60,8 +60,8 @@ static int setup(void **state)
 	struct fixture *f = test_calloc(1, sizeof(*f));
 	char err[256];
 
-	if (workflow_load_string(yaml, strlen(yaml), "decide.yaml", &f->wf,
-				 err, sizeof(err)))
+	if (workflow_load_string(yaml, strlen(yaml), "decide.yaml", &f->wf, err,
+				 sizeof(err)))
 		fail_msg("%s", err);
 	f->s.status = DECIDE_INVOICE_OPEN;
 	f->s.outstanding_minor = 50000;
@@ -339,9 +339,9 @@ static void test_missing_workflow_is_an_error(void **state)
 static void test_reason_names_match_stats_fields(void **state)
 {
 	static const char *const names[] = {
-		"paid", "cancelled", "disputed", "no_opt_in", "opted_out",
-		"frequency_cap", "not_dunnable", "nothing_due", "escalated",
-		"expired", "outside_window", "too_early",
+		"paid",	     "cancelled",     "disputed",	"no_opt_in",
+		"opted_out", "frequency_cap", "not_dunnable",	"nothing_due",
+		"escalated", "expired",	      "outside_window", "too_early",
 	};
 
 	(void)state;
@@ -354,8 +354,7 @@ static void test_reason_names_match_stats_fields(void **state)
 			decide_reason_name(decide_reason_parse(names[i])),
 			names[i]);
 	assert_int_equal(decide_reason_parse("sunny"), -1);
-	assert_string_equal(decide_reason_name(DECIDE_REASON_COUNT),
-			    "unknown");
+	assert_string_equal(decide_reason_name(DECIDE_REASON_COUNT), "unknown");
 	assert_string_equal(decide_verdict_name(DECIDE_POSTPONE), "postpone");
 }
 

@@ -18,9 +18,9 @@
 #include "error.h"
 #include "../../worker/format.h"
 
-#define NBSP "\xc2\xa0"
+#define NBSP  "\xc2\xa0"
 #define NNBSP "\xe2\x80\xaf"
-#define EURO "\xe2\x82\xac"
+#define EURO  "\xe2\x82\xac"
 
 static int teardown_thread(void **state)
 {
@@ -44,7 +44,7 @@ static const char *amount(int64_t minor, const char *currency,
 static const char *due(int y, int m, int d, const char *locale)
 {
 	static char out[FORMAT_PARAM_MAX];
-	struct workflow_date date = {y, m, d};
+	struct workflow_date date = { y, m, d };
 	char err[256];
 
 	if (format_due_date(date, locale, out, sizeof(out), err, sizeof(err)))
@@ -75,8 +75,7 @@ static void test_us_dollars_put_symbol_before(void **state)
 {
 	(void)state;
 	assert_string_equal(amount(50000, "USD", "en-US"), "$500.00");
-	assert_string_equal(amount(123456789, "USD", "en-US"),
-			    "$1,234,567.89");
+	assert_string_equal(amount(123456789, "USD", "en-US"), "$1,234,567.89");
 	assert_string_equal(amount(5, "USD", "en-US"), "$0.05");
 }
 
@@ -105,9 +104,10 @@ static void test_yen_has_no_decimals(void **state)
 {
 	(void)state;
 	/* Japanese locale writes the full-width yen sign. */
-	assert_string_equal(amount(500, "JPY", "ja-JP"), "\xef\xbf\xa5" "500");
+	assert_string_equal(amount(500, "JPY", "ja-JP"), "\xef\xbf\xa5"
+							 "500");
 	assert_string_equal(amount(1234567, "JPY", "en-US"), "\xc2\xa5"
-			    "1,234,567");
+							     "1,234,567");
 	assert_int_equal(format_currency_digits("JPY"), 0);
 }
 
@@ -152,9 +152,9 @@ static void test_unknown_currency_is_invalid(void **state)
 			 DN_ERR_INVALID);
 	assert_non_null(strstr(err, "XYZ"));
 	assert_string_equal(out, "");
-	assert_int_equal(format_amount(100, "eur", "en-US", out, sizeof(out),
-				       NULL, 0),
-			 DN_ERR_INVALID);
+	assert_int_equal(
+		format_amount(100, "eur", "en-US", out, sizeof(out), NULL, 0),
+		DN_ERR_INVALID);
 	assert_int_equal(format_currency_digits(NULL), -1);
 }
 
@@ -163,9 +163,9 @@ static void test_short_buffer_is_too_large_not_cut(void **state)
 	char out[6];
 
 	(void)state;
-	assert_int_equal(format_amount(50000, "USD", "en-US", out, sizeof(out),
-				       NULL, 0),
-			 DN_ERR_TOO_LARGE);
+	assert_int_equal(
+		format_amount(50000, "USD", "en-US", out, sizeof(out), NULL, 0),
+		DN_ERR_TOO_LARGE);
 	assert_string_equal(out, "");
 }
 
@@ -177,7 +177,8 @@ static void test_catalan_due_date(void **state)
 	(void)state;
 	assert_string_equal(due(2026, 3, 15, "ca-ES"), "15 de març");
 	/* Before a vowel Catalan elides: d'abril. */
-	assert_string_equal(due(2026, 4, 1, "ca-ES"), "1 d\xe2\x80\x99" "abril");
+	assert_string_equal(due(2026, 4, 1, "ca-ES"), "1 d\xe2\x80\x99"
+						      "abril");
 }
 
 static void test_spanish_due_date(void **state)
@@ -211,13 +212,13 @@ static void test_due_date_on_29_february(void **state)
 
 static void test_invalid_due_date_is_an_error(void **state)
 {
-	struct workflow_date d = {2027, 2, 29};
+	struct workflow_date d = { 2027, 2, 29 };
 	char out[64], err[256];
 
 	(void)state;
-	assert_int_equal(format_due_date(d, "en-US", out, sizeof(out), err,
-					 sizeof(err)),
-			 DN_ERR_INVALID);
+	assert_int_equal(
+		format_due_date(d, "en-US", out, sizeof(out), err, sizeof(err)),
+		DN_ERR_INVALID);
 	assert_non_null(strstr(err, "2027-02-29"));
 }
 
@@ -226,56 +227,52 @@ static void test_invalid_due_date_is_an_error(void **state)
 
 static void test_invoice_numbers_joined_with_comma(void **state)
 {
-	const char *numbers[] = {"F-1", "F-2", "F-3"};
+	const char *numbers[] = { "F-1", "F-2", "F-3" };
 	char out[64];
 
 	(void)state;
-	assert_int_equal(format_invoice_list(numbers, 3, out, sizeof(out),
-					     NULL, 0),
-			 0);
+	assert_int_equal(
+		format_invoice_list(numbers, 3, out, sizeof(out), NULL, 0), 0);
 	assert_string_equal(out, "F-1, F-2, F-3");
-	assert_int_equal(format_invoice_list(numbers, 1, out, sizeof(out),
-					     NULL, 0),
-			 0);
+	assert_int_equal(
+		format_invoice_list(numbers, 1, out, sizeof(out), NULL, 0), 0);
 	assert_string_equal(out, "F-1");
 }
 
 static void test_long_invoice_list_names_how_many_left_out(void **state)
 {
-	const char *numbers[] = {"INV-0001", "INV-0002", "INV-0003"};
+	const char *numbers[] = { "INV-0001", "INV-0002", "INV-0003" };
 	char out[16];
 
 	(void)state;
-	assert_int_equal(format_invoice_list(numbers, 3, out, sizeof(out),
-					     NULL, 0),
-			 0);
+	assert_int_equal(
+		format_invoice_list(numbers, 3, out, sizeof(out), NULL, 0), 0);
 	assert_string_equal(out, "INV-0001 (+2)");
 }
 
 static void test_invoice_number_line_breaks_become_spaces(void **state)
 {
-	const char *numbers[] = {"A\n1", "B\t2"};
+	const char *numbers[] = { "A\n1", "B\t2" };
 	char out[32];
 
 	(void)state;
-	assert_int_equal(format_invoice_list(numbers, 2, out, sizeof(out),
-					     NULL, 0),
-			 0);
+	assert_int_equal(
+		format_invoice_list(numbers, 2, out, sizeof(out), NULL, 0), 0);
 	assert_string_equal(out, "A 1, B 2");
 }
 
 static void test_invoice_list_errors(void **state)
 {
-	const char *numbers[] = {"INV-000000001", "INV-2"};
+	const char *numbers[] = { "INV-000000001", "INV-2" };
 	char out[8];
 
 	(void)state;
-	assert_int_equal(format_invoice_list(numbers, 0, out, sizeof(out),
-					     NULL, 0),
-			 DN_ERR_INVALID);
-	assert_int_equal(format_invoice_list(numbers, 2, out, sizeof(out),
-					     NULL, 0),
-			 DN_ERR_TOO_LARGE);
+	assert_int_equal(
+		format_invoice_list(numbers, 0, out, sizeof(out), NULL, 0),
+		DN_ERR_INVALID);
+	assert_int_equal(
+		format_invoice_list(numbers, 2, out, sizeof(out), NULL, 0),
+		DN_ERR_TOO_LARGE);
 	assert_string_equal(out, "");
 }
 
@@ -294,8 +291,8 @@ static const char *how(const struct format_payment *p, const char *locale)
 
 static void test_payment_link_wins_over_bank_details(void **state)
 {
-	struct format_payment p = {"https://pay.example/i/42",
-				   "ES9121000418450200051332", "F-42", NULL};
+	struct format_payment p = { "https://pay.example/i/42",
+				    "ES9121000418450200051332", "F-42", NULL };
 
 	(void)state;
 	assert_string_equal(how(&p, "ca-ES"),
@@ -306,8 +303,8 @@ static void test_payment_link_wins_over_bank_details(void **state)
 
 static void test_bank_transfer_groups_iban_and_quotes_reference(void **state)
 {
-	struct format_payment p = {NULL, "es91 2100 0418 4502 0005 1332",
-				   "F-2026-001", NULL};
+	struct format_payment p = { NULL, "es91 2100 0418 4502 0005 1332",
+				    "F-2026-001", NULL };
 
 	(void)state;
 	assert_string_equal(how(&p, "es-ES"),
@@ -320,8 +317,8 @@ static void test_bank_transfer_groups_iban_and_quotes_reference(void **state)
 
 static void test_bank_transfer_names_account_holder(void **state)
 {
-	struct format_payment p = {"", "FR7630006000011234567890189", NULL,
-				   "Acme SARL"};
+	struct format_payment p = { "", "FR7630006000011234567890189", NULL,
+				    "Acme SARL" };
 
 	(void)state;
 	assert_string_equal(how(&p, "fr-FR"),
@@ -331,7 +328,7 @@ static void test_bank_transfer_names_account_holder(void **state)
 
 static void test_without_payment_means_a_generic_line(void **state)
 {
-	struct format_payment none = {NULL, NULL, NULL, NULL};
+	struct format_payment none = { NULL, NULL, NULL, NULL };
 
 	(void)state;
 	assert_string_equal(how(&none, "pt-BR"),
@@ -344,13 +341,12 @@ static void test_without_payment_means_a_generic_line(void **state)
 
 static void test_how_to_pay_too_long_is_an_error(void **state)
 {
-	struct format_payment p = {"https://pay.example/a/very/long/link",
-				   NULL, NULL, NULL};
+	struct format_payment p = { "https://pay.example/a/very/long/link",
+				    NULL, NULL, NULL };
 	char out[16];
 
 	(void)state;
-	assert_int_equal(format_how_to_pay(&p, "en", out, sizeof(out), NULL,
-					   0),
+	assert_int_equal(format_how_to_pay(&p, "en", out, sizeof(out), NULL, 0),
 			 DN_ERR_TOO_LARGE);
 	assert_string_equal(out, "");
 }
@@ -378,7 +374,8 @@ int main(void)
 		cmocka_unit_test(test_due_date_on_29_february),
 		cmocka_unit_test(test_invalid_due_date_is_an_error),
 		cmocka_unit_test(test_invoice_numbers_joined_with_comma),
-		cmocka_unit_test(test_long_invoice_list_names_how_many_left_out),
+		cmocka_unit_test(
+			test_long_invoice_list_names_how_many_left_out),
 		cmocka_unit_test(test_invoice_number_line_breaks_become_spaces),
 		cmocka_unit_test(test_invoice_list_errors),
 		cmocka_unit_test(test_payment_link_wins_over_bank_details),

@@ -52,7 +52,7 @@ static int64_t at(const char *iso)
 
 static struct workflow_date date(int y, int m, int d)
 {
-	struct workflow_date out = {y, m, d};
+	struct workflow_date out = { y, m, d };
 
 	return out;
 }
@@ -112,8 +112,8 @@ static void test_madrid_winter_ten_local_is_nine_utc(void **state)
 			 at("2026-03-27T09:00:00Z"));
 }
 
-static void test_madrid_offset_across_spring_forward_keeps_ten_local(
-	void **state)
+static void
+test_madrid_offset_across_spring_forward_keeps_ten_local(void **state)
 {
 	(void)state;
 	/* Due Friday in winter time, +3 days lands in summer time. */
@@ -153,40 +153,38 @@ static void test_sao_paulo_2018_missing_midnight_moves_to_one(void **state)
 {
 	(void)state;
 	/* DST began at local midnight on 2018-11-04: 00:00 is 01:00 -02. */
-	assert_int_equal(local("America/Sao_Paulo", date(2018, 11, 4), 0, 0,
-			       0),
+	assert_int_equal(local("America/Sao_Paulo", date(2018, 11, 4), 0, 0, 0),
 			 at("2018-11-04T03:00:00Z"));
 }
 
 static void test_sao_paulo_2018_before_and_after_dst_start(void **state)
 {
 	(void)state;
-	assert_int_equal(local("America/Sao_Paulo", date(2018, 11, 1), 2, 10,
-			       0),
-			 at("2018-11-03T13:00:00Z"));
-	assert_int_equal(local("America/Sao_Paulo", date(2018, 11, 1), 4, 10,
-			       0),
-			 at("2018-11-05T12:00:00Z"));
+	assert_int_equal(
+		local("America/Sao_Paulo", date(2018, 11, 1), 2, 10, 0),
+		at("2018-11-03T13:00:00Z"));
+	assert_int_equal(
+		local("America/Sao_Paulo", date(2018, 11, 1), 4, 10, 0),
+		at("2018-11-05T12:00:00Z"));
 }
 
 static void test_sao_paulo_2019_repeated_hour_takes_first(void **state)
 {
 	(void)state;
 	/* DST ended at midnight of 2019-02-17: 23:30 on the 16th twice. */
-	assert_int_equal(local("America/Sao_Paulo", date(2019, 2, 16), 0, 23,
-			       30),
-			 at("2019-02-17T01:30:00Z"));
+	assert_int_equal(
+		local("America/Sao_Paulo", date(2019, 2, 16), 0, 23, 30),
+		at("2019-02-17T01:30:00Z"));
 }
 
 static void test_sao_paulo_today_has_no_dst(void **state)
 {
 	(void)state;
-	assert_int_equal(local("America/Sao_Paulo", date(2026, 11, 4), 0, 0,
-			       0),
+	assert_int_equal(local("America/Sao_Paulo", date(2026, 11, 4), 0, 0, 0),
 			 at("2026-11-04T03:00:00Z"));
-	assert_int_equal(local("America/Sao_Paulo", date(2026, 1, 15), 0, 10,
-			       0),
-			 at("2026-01-15T13:00:00Z"));
+	assert_int_equal(
+		local("America/Sao_Paulo", date(2026, 1, 15), 0, 10, 0),
+		at("2026-01-15T13:00:00Z"));
 }
 
 /* ------------------------------------------------------------------ */
@@ -425,12 +423,12 @@ static void test_sunday_skips_to_monday_at_step_time(void **state)
 
 	(void)state;
 	/* 2026-03-15 is a Sunday. */
-	assert_int_equal(schedule_next_allowed(
-				 workflow_tenant(wf, NULL), "Europe/Madrid",
-				 local("Europe/Madrid", date(2026, 3, 15), 0,
-				       10, 0),
-				 600, &out, NULL, 0),
-			 0);
+	assert_int_equal(
+		schedule_next_allowed(
+			workflow_tenant(wf, NULL), "Europe/Madrid",
+			local("Europe/Madrid", date(2026, 3, 15), 0, 10, 0),
+			600, &out, NULL, 0),
+		0);
 	assert_int_equal(out, at("2026-03-16T09:00:00Z"));
 	workflow_free(wf);
 }
@@ -441,13 +439,12 @@ static void test_sunday_without_skip_moves_to_window_start(void **state)
 	int64_t out = 0;
 
 	(void)state;
-	assert_int_equal(schedule_next_allowed(
-				 workflow_tenant(wf, "no-skip"),
-				 "Europe/Madrid",
-				 local("Europe/Madrid", date(2026, 3, 15), 0,
-				       10, 0),
-				 600, &out, NULL, 0),
-			 0);
+	assert_int_equal(
+		schedule_next_allowed(
+			workflow_tenant(wf, "no-skip"), "Europe/Madrid",
+			local("Europe/Madrid", date(2026, 3, 15), 0, 10, 0),
+			600, &out, NULL, 0),
+		0);
 	assert_int_equal(out, at("2026-03-16T08:00:00Z"));
 	workflow_free(wf);
 }
@@ -459,12 +456,12 @@ static void test_holiday_moves_to_next_business_day(void **state)
 
 	(void)state;
 	/* Monday 2026-04-06 is a holiday of the tenant: Tuesday. */
-	assert_int_equal(schedule_next_allowed(
-				 workflow_tenant(wf, NULL), "Europe/Madrid",
-				 local("Europe/Madrid", date(2026, 4, 6), 0,
-				       10, 0),
-				 600, &out, NULL, 0),
-			 0);
+	assert_int_equal(
+		schedule_next_allowed(
+			workflow_tenant(wf, NULL), "Europe/Madrid",
+			local("Europe/Madrid", date(2026, 4, 6), 0, 10, 0), 600,
+			&out, NULL, 0),
+		0);
 	assert_int_equal(out, at("2026-04-07T08:00:00Z"));
 	workflow_free(wf);
 }
@@ -476,10 +473,9 @@ static void test_cap_window_starts_at_local_midnight(void **state)
 
 	(void)state;
 	/* Cap of 7 days: today 2026-03-15 and the 6 days before. */
-	assert_int_equal(schedule_cap_window_start(workflow_tenant(wf, NULL),
-						   "Europe/Madrid",
-						   at("2026-03-15T12:00:00Z"),
-						   &out, NULL, 0),
+	assert_int_equal(schedule_cap_window_start(
+				 workflow_tenant(wf, NULL), "Europe/Madrid",
+				 at("2026-03-15T12:00:00Z"), &out, NULL, 0),
 			 0);
 	assert_int_equal(out, at("2026-03-08T23:00:00Z"));
 	workflow_free(wf);
@@ -724,8 +720,11 @@ static void test_step_conditions_skip_small_or_other_segment(void **state)
 	struct workflow *wf = load(conditions_yaml);
 	const struct workflow_tenant *t = workflow_tenant(wf, NULL);
 	struct schedule_facts facts = {
-		.due_date = {2026, 4, 15}, .time_zone = "UTC",
-		.amount_minor = 5000, .currency = "EUR", .segment = "late",
+		.due_date = { 2026, 4, 15 },
+		.time_zone = "UTC",
+		.amount_minor = 5000,
+		.currency = "EUR",
+		.segment = "late",
 		.now_ms = at("2026-04-01T00:00:00Z"),
 	};
 	struct schedule_action a;
@@ -751,20 +750,24 @@ static void test_step_conditions_skip_small_or_other_segment(void **state)
 static void test_last_one_shot_step_done_means_nothing_more(void **state)
 {
 	struct workflow *wf = load(conditions_yaml);
-	struct schedule_step_history history[2] = {{0, 0}, {1, 1}};
+	struct schedule_step_history history[2] = { { 0, 0 }, { 1, 1 } };
 	struct schedule_facts facts = {
-		.due_date = {2026, 4, 15}, .time_zone = "UTC",
-		.amount_minor = 5000, .currency = "EUR",
-		.history = history, .n_history = 2, .unanswered = 9,
+		.due_date = { 2026, 4, 15 },
+		.time_zone = "UTC",
+		.amount_minor = 5000,
+		.currency = "EUR",
+		.history = history,
+		.n_history = 2,
+		.unanswered = 9,
 		.now_ms = at("2026-04-16T00:00:00Z"),
 	};
 	struct schedule_action a;
 
 	(void)state;
 	/* No escalation in this workflow: unanswered does not matter. */
-	assert_int_equal(schedule_next(workflow_tenant(wf, NULL), &facts, &a,
-				       NULL, 0),
-			 0);
+	assert_int_equal(
+		schedule_next(workflow_tenant(wf, NULL), &facts, &a, NULL, 0),
+		0);
 	assert_true(a.done);
 	workflow_free(wf);
 }
@@ -773,8 +776,10 @@ static void test_next_action_with_bad_zone_or_date_fails(void **state)
 {
 	struct workflow *wf = load(conditions_yaml);
 	struct schedule_facts facts = {
-		.due_date = {2026, 2, 30}, .time_zone = "UTC",
-		.currency = "EUR", .now_ms = 0,
+		.due_date = { 2026, 2, 30 },
+		.time_zone = "UTC",
+		.currency = "EUR",
+		.now_ms = 0,
 	};
 	struct schedule_action a;
 	char err[256];
@@ -799,11 +804,14 @@ int main(void)
 		cmocka_unit_test(
 			test_madrid_offset_across_spring_forward_keeps_ten_local),
 		cmocka_unit_test(test_madrid_missing_hour_moves_forward),
-		cmocka_unit_test(test_madrid_repeated_hour_takes_first_occurrence),
+		cmocka_unit_test(
+			test_madrid_repeated_hour_takes_first_occurrence),
 		cmocka_unit_test(
 			test_madrid_offset_across_fall_back_keeps_ten_local),
-		cmocka_unit_test(test_sao_paulo_2018_missing_midnight_moves_to_one),
-		cmocka_unit_test(test_sao_paulo_2018_before_and_after_dst_start),
+		cmocka_unit_test(
+			test_sao_paulo_2018_missing_midnight_moves_to_one),
+		cmocka_unit_test(
+			test_sao_paulo_2018_before_and_after_dst_start),
 		cmocka_unit_test(test_sao_paulo_2019_repeated_hour_takes_first),
 		cmocka_unit_test(test_sao_paulo_today_has_no_dst),
 		cmocka_unit_test(test_offset_crosses_month_end),
@@ -824,23 +832,30 @@ int main(void)
 		cmocka_unit_test(test_after_window_moves_to_next_day_start),
 		cmocka_unit_test(test_window_end_is_exclusive),
 		cmocka_unit_test(test_sunday_skips_to_monday_at_step_time),
-		cmocka_unit_test(test_sunday_without_skip_moves_to_window_start),
+		cmocka_unit_test(
+			test_sunday_without_skip_moves_to_window_start),
 		cmocka_unit_test(test_holiday_moves_to_next_business_day),
 		cmocka_unit_test(test_cap_window_starts_at_local_midnight),
-		cmocka_unit_test(test_new_invoice_first_gets_notice_a_week_before),
+		cmocka_unit_test(
+			test_new_invoice_first_gets_notice_a_week_before),
 		cmocka_unit_test(test_after_notice_comes_due_day_alert_at_ten),
 		cmocka_unit_test(test_reminder_on_saturday_moves_to_monday),
 		cmocka_unit_test(test_reminder_repeats_a_week_after_last_send),
-		cmocka_unit_test(test_three_unanswered_reminders_escalate_to_final),
-		cmocka_unit_test(test_reply_resets_escalation_and_reminders_go_on),
+		cmocka_unit_test(
+			test_three_unanswered_reminders_escalate_to_final),
+		cmocka_unit_test(
+			test_reply_resets_escalation_and_reminders_go_on),
 		cmocka_unit_test(test_escalated_invoice_has_nothing_more),
-		cmocka_unit_test(test_late_import_skips_stale_notice_and_due_alert),
+		cmocka_unit_test(
+			test_late_import_skips_stale_notice_and_due_alert),
 		cmocka_unit_test(test_step_late_within_deadline_fires_now),
 		cmocka_unit_test(
 			test_long_overdue_import_reminds_at_next_send_time),
 		cmocka_unit_test(test_same_rules_in_sao_paulo_today),
-		cmocka_unit_test(test_step_conditions_skip_small_or_other_segment),
-		cmocka_unit_test(test_last_one_shot_step_done_means_nothing_more),
+		cmocka_unit_test(
+			test_step_conditions_skip_small_or_other_segment),
+		cmocka_unit_test(
+			test_last_one_shot_step_done_means_nothing_more),
 		cmocka_unit_test(test_next_action_with_bad_zone_or_date_fails),
 	};
 

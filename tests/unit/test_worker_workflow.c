@@ -23,13 +23,14 @@
 /* Lines 1-3. */
 #define HEAD "version: 1\ntenants:\n  default:\n"
 /* Lines 4-8 after HEAD: one valid step. */
-#define STEPS                                                         \
-	"    steps:\n"                                                 \
-	"      - name: due\n"                                          \
-	"        offset_days: 0\n"                                     \
-	"        send_time: \"10:00\"\n"                               \
+#define STEPS                                                                  \
+	"    steps:\n"                                                         \
+	"      - name: due\n"                                                  \
+	"        offset_days: 0\n"                                             \
+	"        send_time: \"10:00\"\n"                                       \
 	"        templates: {en: {template: payment_due, language: en}}\n"
-#define TEMPLATES "        templates: {en: {template: payment_due, language: en}}\n"
+#define TEMPLATES                                                              \
+	"        templates: {en: {template: payment_due, language: en}}\n"
 
 static const char *root_path(const char *relative)
 {
@@ -98,9 +99,8 @@ static void test_default_file_is_the_classic_flow(void **state)
 	assert_int_equal(t->escalation.step_index, 3);
 	assert_true(t->escalation.collector_task);
 	assert_string_equal(t->escalation.collector, "Marta Puig");
-	assert_string_equal(
-		workflow_step_template(&t->steps[3], "ca-ES")->name,
-		"payment_final");
+	assert_string_equal(workflow_step_template(&t->steps[3], "ca-ES")->name,
+			    "payment_final");
 	workflow_free(wf);
 }
 
@@ -123,8 +123,8 @@ static void test_default_file_matches_template_catalogue(void **state)
 static void test_default_file_covers_six_locales(void **state)
 {
 	static const char *const locales[][2] = {
-		{"en-GB", "en"}, {"es-ES", "es"}, {"ca-ES", "ca"},
-		{"pt-BR", "pt_BR"}, {"fr-FR", "fr"}, {"de-DE", "de"},
+		{ "en-GB", "en" },    { "es-ES", "es" }, { "ca-ES", "ca" },
+		{ "pt-BR", "pt_BR" }, { "fr-FR", "fr" }, { "de-DE", "de" },
 	};
 	struct workflow *wf = NULL;
 	const struct workflow_tenant *t;
@@ -136,24 +136,22 @@ static void test_default_file_covers_six_locales(void **state)
 	t = workflow_tenant(wf, NULL);
 	for (size_t s = 0; s < t->n_steps; s++) {
 		for (size_t i = 0; i < 6; i++)
-			assert_string_equal(
-				workflow_step_template(&t->steps[s],
-						       locales[i][0])->language,
-				locales[i][1]);
+			assert_string_equal(workflow_step_template(
+						    &t->steps[s], locales[i][0])
+						    ->language,
+					    locales[i][1]);
 	}
-	assert_non_null(strstr(workflow_escalation_note(t, "ca-ES"),
-			       "Marta Puig"));
+	assert_non_null(
+		strstr(workflow_escalation_note(t, "ca-ES"), "Marta Puig"));
 	workflow_free(wf);
 }
 
 /* ------------------------------------------------------------------ */
 /* Tenants, templates, notes */
 
-static const char tenants_yaml[] =
-	HEAD
+static const char tenants_yaml[] = HEAD
 	"    send_window: {start: \"08:00\", end: \"21:00\", weekdays: [mon]}\n"
-	"    frequency_cap: {max_messages: 2, per_days: 7}\n"
-	STEPS
+	"    frequency_cap: {max_messages: 2, per_days: 7}\n" STEPS
 	"    escalation:\n"
 	"      after_unanswered: 2\n"
 	"      collector: Jordi\n"
@@ -176,7 +174,7 @@ static void test_tenant_inherits_unset_keys_from_default(void **state)
 {
 	struct workflow *wf = load(tenants_yaml);
 	const struct workflow_tenant *acme = workflow_tenant(wf, "acme");
-	struct workflow_date xmas = {2026, 12, 25};
+	struct workflow_date xmas = { 2026, 12, 25 };
 
 	(void)state;
 	assert_string_equal(acme->name, "acme");
@@ -242,8 +240,10 @@ static void test_collector_note_follows_customer_locale(void **state)
 static void test_counts_as_reminder_defaults_to_after_due_date(void **state)
 {
 	struct workflow *wf = load(
-		HEAD "    steps:\n"
-		"      - {name: before, offset_days: -1, send_time: \"10:00\",\n"
+		HEAD
+		"    steps:\n"
+		"      - {name: before, offset_days: -1, send_time: "
+		"\"10:00\",\n"
 		"         templates: {en: {template: a, language: en}}}\n"
 		"      - {name: after, offset_days: 2, send_time: \"10:00\",\n"
 		"         templates: {en: {template: b, language: en}}}\n"
@@ -262,7 +262,8 @@ static void test_counts_as_reminder_defaults_to_after_due_date(void **state)
 static void test_catalogue_rejects_unknown_template(void **state)
 {
 	struct workflow *wf = load(
-		HEAD "    steps:\n"
+		HEAD
+		"    steps:\n"
 		"      - {name: due, offset_days: 0, send_time: \"10:00\",\n"
 		"         templates: {en: {template: payment_later, "
 		"language: en}}}\n");
@@ -270,7 +271,8 @@ static void test_catalogue_rejects_unknown_template(void **state)
 
 	(void)state;
 	assert_int_equal(workflow_check_catalogue(
-				 wf, root_path("deploy/whatsapp-templates.json"),
+				 wf,
+				 root_path("deploy/whatsapp-templates.json"),
 				 err, sizeof(err)),
 			 DN_ERR_CONFIG);
 	assert_non_null(strstr(err, "payment_later"));
@@ -280,7 +282,8 @@ static void test_catalogue_rejects_unknown_template(void **state)
 static void test_catalogue_rejects_unknown_language(void **state)
 {
 	struct workflow *wf = load(
-		HEAD "    steps:\n"
+		HEAD
+		"    steps:\n"
 		"      - {name: due, offset_days: 0, send_time: \"10:00\",\n"
 		"         templates: {en: {template: payment_due, "
 		"language: en_US}}}\n");
@@ -288,7 +291,8 @@ static void test_catalogue_rejects_unknown_language(void **state)
 
 	(void)state;
 	assert_int_equal(workflow_check_catalogue(
-				 wf, root_path("deploy/whatsapp-templates.json"),
+				 wf,
+				 root_path("deploy/whatsapp-templates.json"),
 				 err, sizeof(err)),
 			 DN_ERR_CONFIG);
 	assert_non_null(strstr(err, "en_US"));
@@ -308,7 +312,8 @@ static void test_catalogue_wants_a_note_in_the_final_template(void **state)
 
 	(void)state;
 	assert_int_equal(workflow_check_catalogue(
-				 wf, root_path("deploy/whatsapp-templates.json"),
+				 wf,
+				 root_path("deploy/whatsapp-templates.json"),
 				 err, sizeof(err)),
 			 DN_ERR_CONFIG);
 	assert_non_null(strstr(err, "6 parameters"));
@@ -359,9 +364,9 @@ static void test_oversized_text_is_refused(void **state)
 
 	(void)state;
 	memset(text, '#', len);
-	assert_int_equal(workflow_load_string(text, len, "big.yaml", &wf, NULL,
-					      0),
-			 DN_ERR_TOO_LARGE);
+	assert_int_equal(
+		workflow_load_string(text, len, "big.yaml", &wf, NULL, 0),
+		DN_ERR_TOO_LARGE);
 	free(text);
 }
 
@@ -434,7 +439,7 @@ static void test_repeated_key_is_an_error(void **state)
 {
 	(void)state;
 	expect_error(HEAD "    consolidation: true\n"
-		     "    consolidation: false\n" STEPS,
+			  "    consolidation: false\n" STEPS,
 		     "test.yaml:5: tenants.default.consolidation: expected "
 		     "the key only once");
 }
@@ -463,9 +468,9 @@ static void test_send_time_out_of_range(void **state)
 {
 	(void)state;
 	expect_error(HEAD "    steps:\n"
-		     "      - name: due\n"
-		     "        offset_days: 0\n"
-		     "        send_time: \"25:00\"\n" TEMPLATES,
+			  "      - name: due\n"
+			  "        offset_days: 0\n"
+			  "        send_time: \"25:00\"\n" TEMPLATES,
 		     "test.yaml:7: tenants.default.steps[0].send_time: "
 		     "expected a local time HH:MM from 00:00 to 23:59, got "
 		     "\"25:00\"");
@@ -475,9 +480,9 @@ static void test_send_time_needs_two_digit_hour(void **state)
 {
 	(void)state;
 	expect_error(HEAD "    steps:\n"
-		     "      - name: due\n"
-		     "        offset_days: 0\n"
-		     "        send_time: \"9:00\"\n" TEMPLATES,
+			  "      - name: due\n"
+			  "        offset_days: 0\n"
+			  "        send_time: \"9:00\"\n" TEMPLATES,
 		     "steps[0].send_time: expected a local time");
 }
 
@@ -485,9 +490,9 @@ static void test_offset_days_must_be_an_integer(void **state)
 {
 	(void)state;
 	expect_error(HEAD "    steps:\n"
-		     "      - name: due\n"
-		     "        offset_days: soon\n"
-		     "        send_time: \"10:00\"\n" TEMPLATES,
+			  "      - name: due\n"
+			  "        offset_days: soon\n"
+			  "        send_time: \"10:00\"\n" TEMPLATES,
 		     "test.yaml:6: tenants.default.steps[0].offset_days: "
 		     "expected an integer from -365 to 365, got \"soon\"");
 }
@@ -496,19 +501,18 @@ static void test_offset_days_out_of_range(void **state)
 {
 	(void)state;
 	expect_error(HEAD "    steps:\n"
-		     "      - name: due\n"
-		     "        offset_days: 400\n"
-		     "        send_time: \"10:00\"\n" TEMPLATES,
+			  "      - name: due\n"
+			  "        offset_days: 400\n"
+			  "        send_time: \"10:00\"\n" TEMPLATES,
 		     "got \"400\"");
 }
 
 static void test_steps_must_increase_in_offset(void **state)
 {
 	(void)state;
-	expect_error(HEAD STEPS
-		     "      - name: notice\n"
-		     "        offset_days: -7\n"
-		     "        send_time: \"10:00\"\n" TEMPLATES,
+	expect_error(HEAD STEPS "      - name: notice\n"
+				"        offset_days: -7\n"
+				"        send_time: \"10:00\"\n" TEMPLATES,
 		     "test.yaml:9: tenants.default.steps[1]: expected steps "
 		     "in increasing offset_days order");
 }
@@ -517,8 +521,8 @@ static void test_step_without_offset(void **state)
 {
 	(void)state;
 	expect_error(HEAD "    steps:\n"
-		     "      - name: due\n"
-		     "        send_time: \"10:00\"\n" TEMPLATES,
+			  "      - name: due\n"
+			  "        send_time: \"10:00\"\n" TEMPLATES,
 		     "test.yaml:5: tenants.default.steps[0]: expected a step "
 		     "with \"offset_days\"");
 }
@@ -527,27 +531,26 @@ static void test_step_without_name_time_or_templates(void **state)
 {
 	(void)state;
 	expect_error(HEAD "    steps:\n"
-		     "      - offset_days: 0\n"
-		     "        send_time: \"10:00\"\n" TEMPLATES,
+			  "      - offset_days: 0\n"
+			  "        send_time: \"10:00\"\n" TEMPLATES,
 		     "expected a step with a \"name\"");
 	expect_error(HEAD "    steps:\n"
-		     "      - name: due\n"
-		     "        offset_days: 0\n" TEMPLATES,
+			  "      - name: due\n"
+			  "        offset_days: 0\n" TEMPLATES,
 		     "expected a step with a \"send_time\"");
 	expect_error(HEAD "    steps:\n"
-		     "      - name: due\n"
-		     "        offset_days: 0\n"
-		     "        send_time: \"10:00\"\n",
+			  "      - name: due\n"
+			  "        offset_days: 0\n"
+			  "        send_time: \"10:00\"\n",
 		     "expected a step with \"templates\"");
 }
 
 static void test_duplicate_step_names(void **state)
 {
 	(void)state;
-	expect_error(HEAD STEPS
-		     "      - name: due\n"
-		     "        offset_days: 3\n"
-		     "        send_time: \"10:00\"\n" TEMPLATES,
+	expect_error(HEAD STEPS "      - name: due\n"
+				"        offset_days: 3\n"
+				"        send_time: \"10:00\"\n" TEMPLATES,
 		     "tenants.default: expected step names that differ");
 }
 
@@ -555,11 +558,11 @@ static void test_fallback_locale_needs_a_template(void **state)
 {
 	(void)state;
 	expect_error(HEAD "    steps:\n"
-		     "      - name: due\n"
-		     "        offset_days: 0\n"
-		     "        send_time: \"10:00\"\n"
-		     "        templates: {es: {template: payment_due, "
-		     "language: es}}\n",
+			  "      - name: due\n"
+			  "        offset_days: 0\n"
+			  "        send_time: \"10:00\"\n"
+			  "        templates: {es: {template: payment_due, "
+			  "language: es}}\n",
 		     "test.yaml:5: tenants.default.steps[0]: expected a "
 		     "template for the fallback_locale");
 }
@@ -568,10 +571,10 @@ static void test_template_needs_name_and_language(void **state)
 {
 	(void)state;
 	expect_error(HEAD "    steps:\n"
-		     "      - name: due\n"
-		     "        offset_days: 0\n"
-		     "        send_time: \"10:00\"\n"
-		     "        templates: {en: {template: payment_due}}\n",
+			  "      - name: due\n"
+			  "        offset_days: 0\n"
+			  "        send_time: \"10:00\"\n"
+			  "        templates: {en: {template: payment_due}}\n",
 		     "tenants.default.steps[0].templates.en: expected both "
 		     "\"template\" and \"language\"");
 }
@@ -580,11 +583,11 @@ static void test_template_name_with_spaces(void **state)
 {
 	(void)state;
 	expect_error(HEAD "    steps:\n"
-		     "      - name: due\n"
-		     "        offset_days: 0\n"
-		     "        send_time: \"10:00\"\n"
-		     "        templates: {en: {template: Payment Due, "
-		     "language: en}}\n",
+			  "      - name: due\n"
+			  "        offset_days: 0\n"
+			  "        send_time: \"10:00\"\n"
+			  "        templates: {en: {template: Payment Due, "
+			  "language: en}}\n",
 		     "templates.en.template: expected a name of lower-case "
 		     "letters");
 }
@@ -592,7 +595,8 @@ static void test_template_name_with_spaces(void **state)
 static void test_same_locale_twice_in_templates(void **state)
 {
 	(void)state;
-	expect_error(HEAD "    steps:\n"
+	expect_error(HEAD
+		     "    steps:\n"
 		     "      - name: due\n"
 		     "        offset_days: 0\n"
 		     "        send_time: \"10:00\"\n"
@@ -607,10 +611,10 @@ static void test_templates_must_be_a_mapping(void **state)
 {
 	(void)state;
 	expect_error(HEAD "    steps:\n"
-		     "      - name: due\n"
-		     "        offset_days: 0\n"
-		     "        send_time: \"10:00\"\n"
-		     "        templates: [payment_due]\n",
+			  "      - name: due\n"
+			  "        offset_days: 0\n"
+			  "        send_time: \"10:00\"\n"
+			  "        templates: [payment_due]\n",
 		     "templates: expected a mapping of locale to {template, "
 		     "language}");
 }
@@ -619,10 +623,10 @@ static void test_repeat_every_days_negative(void **state)
 {
 	(void)state;
 	expect_error(HEAD "    steps:\n"
-		     "      - name: due\n"
-		     "        offset_days: 0\n"
-		     "        send_time: \"10:00\"\n"
-		     "        repeat_every_days: -7\n" TEMPLATES,
+			  "      - name: due\n"
+			  "        offset_days: 0\n"
+			  "        send_time: \"10:00\"\n"
+			  "        repeat_every_days: -7\n" TEMPLATES,
 		     "steps[0].repeat_every_days: expected an integer from 0 "
 		     "to 365, got \"-7\"");
 }
@@ -630,25 +634,27 @@ static void test_repeat_every_days_negative(void **state)
 static void test_min_amount_currency_must_be_iso_4217(void **state)
 {
 	(void)state;
-	expect_error(HEAD "    steps:\n"
-		     "      - name: due\n"
-		     "        offset_days: 0\n"
-		     "        send_time: \"10:00\"\n" TEMPLATES
-		     "        conditions:\n"
-		     "          min_amount: {minor_units: 100, currency: EURO}\n",
-		     "conditions.min_amount.currency: expected an ISO 4217 "
-		     "currency code");
+	expect_error(
+		HEAD
+		"    steps:\n"
+		"      - name: due\n"
+		"        offset_days: 0\n"
+		"        send_time: \"10:00\"\n" TEMPLATES
+		"        conditions:\n"
+		"          min_amount: {minor_units: 100, currency: EURO}\n",
+		"conditions.min_amount.currency: expected an ISO 4217 "
+		"currency code");
 }
 
 static void test_min_amount_needs_both_fields(void **state)
 {
 	(void)state;
 	expect_error(HEAD "    steps:\n"
-		     "      - name: due\n"
-		     "        offset_days: 0\n"
-		     "        send_time: \"10:00\"\n" TEMPLATES
-		     "        conditions:\n"
-		     "          min_amount: {currency: EUR}\n",
+			  "      - name: due\n"
+			  "        offset_days: 0\n"
+			  "        send_time: \"10:00\"\n" TEMPLATES
+			  "        conditions:\n"
+			  "          min_amount: {currency: EUR}\n",
 		     "conditions.min_amount: expected both \"minor_units\" "
 		     "and \"currency\"");
 }
@@ -656,23 +662,25 @@ static void test_min_amount_needs_both_fields(void **state)
 static void test_min_amount_in_decimals_is_refused(void **state)
 {
 	(void)state;
-	expect_error(HEAD "    steps:\n"
-		     "      - name: due\n"
-		     "        offset_days: 0\n"
-		     "        send_time: \"10:00\"\n" TEMPLATES
-		     "        conditions:\n"
-		     "          min_amount: {minor_units: 10.50, currency: EUR}\n",
-		     "min_amount.minor_units: expected an integer");
+	expect_error(
+		HEAD
+		"    steps:\n"
+		"      - name: due\n"
+		"        offset_days: 0\n"
+		"        send_time: \"10:00\"\n" TEMPLATES
+		"        conditions:\n"
+		"          min_amount: {minor_units: 10.50, currency: EUR}\n",
+		"min_amount.minor_units: expected an integer");
 }
 
 static void test_segments_must_be_a_list(void **state)
 {
 	(void)state;
 	expect_error(HEAD "    steps:\n"
-		     "      - name: due\n"
-		     "        offset_days: 0\n"
-		     "        send_time: \"10:00\"\n" TEMPLATES
-		     "        conditions: {segments: late}\n",
+			  "      - name: due\n"
+			  "        offset_days: 0\n"
+			  "        send_time: \"10:00\"\n" TEMPLATES
+			  "        conditions: {segments: late}\n",
 		     "conditions.segments: expected a list of at most 8 "
 		     "items, got \"late\"");
 }
@@ -683,16 +691,17 @@ static void test_segments_must_be_a_list(void **state)
 static void test_window_start_after_end(void **state)
 {
 	(void)state;
-	expect_error(HEAD "    send_window: {start: \"20:00\", end: \"09:00\"}\n"
-		     STEPS,
-		     "test.yaml:4: tenants.default.send_window: expected a "
-		     "send window whose start is before its end");
+	expect_error(
+		HEAD
+		"    send_window: {start: \"20:00\", end: \"09:00\"}\n" STEPS,
+		"test.yaml:4: tenants.default.send_window: expected a "
+		"send window whose start is before its end");
 }
 
 static void test_window_end_may_be_midnight_but_start_not(void **state)
 {
-	struct workflow *wf = load(HEAD "    send_window: {end: \"24:00\"}\n"
-				   STEPS);
+	struct workflow *wf =
+		load(HEAD "    send_window: {end: \"24:00\"}\n" STEPS);
 
 	(void)state;
 	assert_int_equal(workflow_tenant(wf, NULL)->window_end_minute, 1440);
@@ -720,8 +729,8 @@ static void test_no_weekday_at_all(void **state)
 static void test_invalid_holiday_date(void **state)
 {
 	(void)state;
-	expect_error(HEAD "    holidays: [\"2026-12-25\", \"2027-02-29\"]\n"
-		     STEPS,
+	expect_error(HEAD
+		     "    holidays: [\"2026-12-25\", \"2027-02-29\"]\n" STEPS,
 		     "test.yaml:4: tenants.default.holidays[1]: expected a "
 		     "valid date YYYY-MM-DD, got \"2027-02-29\"");
 }
@@ -732,10 +741,11 @@ static void test_frequency_cap_values(void **state)
 	expect_error(HEAD "    frequency_cap: {max_messages: -1}\n" STEPS,
 		     "frequency_cap.max_messages: expected an integer from 0 "
 		     "to 100");
-	expect_error(HEAD "    frequency_cap: {max_messages: 2, per_days: 0}\n"
-		     STEPS,
-		     "frequency_cap.per_days: expected an integer from 1 to "
-		     "366, got \"0\"");
+	expect_error(
+		HEAD
+		"    frequency_cap: {max_messages: 2, per_days: 0}\n" STEPS,
+		"frequency_cap.per_days: expected an integer from 1 to "
+		"366, got \"0\"");
 }
 
 static void test_command_deadline_must_be_positive(void **state)
@@ -821,10 +831,9 @@ static void test_note_too_long(void **state)
 	memset(note, 'x', sizeof(note) - 1);
 	note[sizeof(note) - 1] = '\0';
 	snprintf(text, sizeof(text),
-		 HEAD STEPS
-		 "    escalation:\n"
-		 "      collector: Ana\n"
-		 "      notes: {en: %s}\n",
+		 HEAD STEPS "    escalation:\n"
+			    "      collector: Ana\n"
+			    "      notes: {en: %s}\n",
 		 note);
 	expect_error(text, "escalation.notes.en: expected one line of text, "
 			   "at most 511 bytes");
@@ -833,9 +842,8 @@ static void test_note_too_long(void **state)
 static void test_error_in_other_tenant_names_it(void **state)
 {
 	(void)state;
-	expect_error(HEAD STEPS
-		     "  acme:\n"
-		     "    frequency_cap: {per_days: many}\n",
+	expect_error(HEAD STEPS "  acme:\n"
+				"    frequency_cap: {per_days: many}\n",
 		     "test.yaml:10: tenants.acme.frequency_cap.per_days: "
 		     "expected an integer from 1 to 366, got \"many\"");
 }
