@@ -156,6 +156,11 @@ static int is_name_char(int c)
 	return islower(c) || isdigit(c) || c == '_' || c == '-';
 }
 
+static int is_tenant_char(int c)
+{
+	return isalnum(c) || c == '_' || c == '-' || c == '.';
+}
+
 static int is_locale_char(int c)
 {
 	return isalnum(c) || c == '-' || c == '_';
@@ -996,7 +1001,10 @@ static int parse_tenant(struct parse *p, yaml_node_t *key, yaml_node_t *value,
 		draft_from(d, base);
 	else
 		draft_defaults(d);
-	err = parse_name(p, key, "tenants", d->t.name);
+	err = parse_string(p, key, "tenants", is_tenant_char,
+			   "a tenant id of letters, digits, '_', '-' or '.', "
+			   "at most 63 bytes",
+			   d->t.name, sizeof(d->t.name));
 	if (!err) {
 		snprintf(path, sizeof(path), "tenants.%s", d->t.name);
 		err = walk_mapping(p, value, path, tenant_table, d);
@@ -1062,6 +1070,8 @@ static int parse_root(struct parse *p, struct workflow *wf)
 	yaml_node_t *root = yaml_document_get_root_node(p->doc);
 	yaml_node_t *tenants = NULL;
 	yaml_node_pair_t *pair;
+	long version = 0;
+	int err;
 
 	if (!root)
 		return dn_fail(DN_ERR_CONFIG, p->err, p->errlen,
@@ -1074,11 +1084,9 @@ static int parse_root(struct parse *p, struct workflow *wf)
 		yaml_node_t *key = yaml_document_get_node(p->doc, pair->key);
 		yaml_node_t *value =
 			yaml_document_get_node(p->doc, pair->value);
-		long version;
 
 		if (key_is(key, "version")) {
-			int err =
-				parse_int(p, value, "version", 1, 1, &version);
+			err = parse_int(p, value, "version", 1, 1, &version);
 			if (err)
 				return err;
 		} else if (key_is(key, "tenants")) {
@@ -1088,6 +1096,10 @@ static int parse_root(struct parse *p, struct workflow *wf)
 				    "\"version\" or \"tenants\"");
 		}
 	}
+
+	/* The version comes first so a future schema fails clearly. */
+	if (!version)
+		return fail(p, root, "version", "\"version: 1\"");
 	if (!tenants)
 		return fail(p, root, "tenants", "a \"tenants\" mapping");
 	return parse_tenants(p, tenants, wf);
@@ -1347,6 +1359,9 @@ int workflow_check_catalogue(const struct workflow *wf,
 	json_t *templates;
 	int rc = DN_OK;
 
+	if (!root && json_error_code(&jerr) == json_error_cannot_open_file)
+		return dn_fail(DN_ERR_IO, err, errlen, "%s: %s", catalogue_path,
+			       jerr.text);
 	if (!root)
 		return dn_fail(DN_ERR_DECODE, err, errlen, "%s:%d: %s",
 			       catalogue_path, jerr.line, jerr.text);

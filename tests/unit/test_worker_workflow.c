@@ -406,6 +406,26 @@ static void test_unsupported_version(void **state)
 		     "got \"2\"");
 }
 
+static void test_missing_version(void **state)
+{
+	(void)state;
+	expect_error("tenants: {}\n",
+		     "test.yaml:1: version: expected \"version: 1\"");
+}
+
+static void test_missing_catalogue_is_io_error(void **state)
+{
+	struct workflow *wf = load(HEAD STEPS);
+	char err[512];
+
+	(void)state;
+	assert_int_equal(workflow_check_catalogue(wf, "/nonexistent/t.json",
+						  err, sizeof(err)),
+			 DN_ERR_IO);
+	assert_non_null(strstr(err, "/nonexistent/t.json"));
+	workflow_free(wf);
+}
+
 static void test_missing_tenants(void **state)
 {
 	(void)state;
@@ -424,7 +444,8 @@ static void test_invalid_tenant_name(void **state)
 {
 	(void)state;
 	expect_error(HEAD STEPS "  Acme Corp: {}\n",
-		     "test.yaml:9: tenants: expected a name of lower-case");
+		     "test.yaml:9: tenants: expected a tenant id of letters, "
+		     "digits");
 }
 
 static void test_unknown_tenant_key_is_a_typo(void **state)
@@ -873,6 +894,8 @@ int main(void)
 		cmocka_unit_test(test_top_level_must_be_a_mapping),
 		cmocka_unit_test(test_unknown_top_level_key),
 		cmocka_unit_test(test_unsupported_version),
+		cmocka_unit_test(test_missing_version),
+		cmocka_unit_test(test_missing_catalogue_is_io_error),
 		cmocka_unit_test(test_missing_tenants),
 		cmocka_unit_test(test_default_tenant_is_required),
 		cmocka_unit_test(test_invalid_tenant_name),
