@@ -15,17 +15,17 @@
  * Loading checks every value; the first invalid one fails the load with a
  * message naming the file, the line, the key and what was expected, such
  * as "deploy/workflow.yaml:12: tenants.default.steps[1].send_time: expected
- * a local time HH:MM, got \"25:00\"".
+ * a local time HH:MM from 00:00 to 23:59, got \"25:00\"".
  *
- * Invariants of a loaded workflow: steps of a tenant are ordered by
- * strictly increasing offset_days, the escalation's final step (when
+ * Invariants of a loaded workflow: the offset steps of a tenant come first,
+ * in strictly increasing offset_days; the escalation's final step (when
  * enabled) is the last step and the only one of kind WORKFLOW_STEP_FINAL,
  * every step has at least one template and its fallback locale has one,
  * the send window is non-empty (start < end, at least one weekday).
  *
  * A loaded struct workflow is immutable and may be read from any number of
- * threads at once. Everything here is pure: no I/O except reading the file
- * in workflow_load_file, no logging.
+ * threads at once. Everything here is pure: no I/O except reading files
+ * in workflow_load_file and workflow_check_catalogue, no logging.
  */
 #ifndef DUNNING_WORKFLOW_H
 #define DUNNING_WORKFLOW_H
