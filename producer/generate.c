@@ -189,10 +189,23 @@ static void put_field(FILE *out, const char *text, char end)
 	fputc(end, out);
 }
 
-/* ASCII-only lower-case mail part of a name; accents become 'x'. */
+/* The ASCII letter a Latin-1 letter (UTF-8 C3 xx) is read as in a mail
+ * address, or 0. */
+static char fold_latin1(unsigned char second)
+{
+	static const char folds[] = "aaaaaaaceeeeiiiidnooooo_ouuuuyts";
+
+	second &= 0x1F; /* upper and lower case share the table */
+	return second < sizeof(folds) - 1 && folds[second] != '_' ?
+		       folds[second] :
+		       0;
+}
+
+/* ASCII-only lower-case mail part of a name ("Inês" -> "ines"). */
 static void mail_part(const char *name, char *out, size_t len)
 {
 	size_t n = 0;
+	char folded;
 
 	for (; *name && n + 1 < len; name++) {
 		unsigned char c = (unsigned char)*name;
@@ -201,8 +214,9 @@ static void mail_part(const char *name, char *out, size_t len)
 			out[n++] = (char)(c - 'A' + 'a');
 		else if ((c >= 'a' && c <= 'z') || c == '-')
 			out[n++] = (char)c;
-		else if (c >= 0xC0) /* first byte of a multibyte letter */
-			out[n++] = 'x';
+		else if (c == 0xC3 && name[1] &&
+			 (folded = fold_latin1((unsigned char)name[1])))
+			out[n++] = folded;
 	}
 	out[n] = '\0';
 }

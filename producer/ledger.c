@@ -155,17 +155,15 @@ int ledger_layout_bind(struct ledger_layout *layout,
 				break;
 			}
 		}
-		if (layout->names[f][0] && layout->columns[f] < 0 &&
-		    f != LEDGER_RECORD_TYPE && f != LEDGER_CURRENCY)
-			return dn_fail(DN_ERR_INVALID, err, errlen,
-				       "column '%s' for %s is not in the "
-				       "header",
-				       layout->names[f], field_names[f]);
 	}
+
+	/* Optional fields may be absent from an export; these may not. */
 	for (i = 0; i < sizeof(required) / sizeof(required[0]); i++)
 		if (layout->columns[required[i]] < 0)
 			return dn_fail(DN_ERR_INVALID, err, errlen,
-				       "no column mapped for %s",
+				       "column '%s' for %s is not in the "
+				       "header",
+				       layout->names[required[i]],
 				       field_names[required[i]]);
 	return DN_OK;
 }

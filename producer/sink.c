@@ -70,6 +70,10 @@ struct sink *sink_new(const struct config *cfg,
 	s->opts = *opts;
 	s->topic = config_str(cfg, "DUNNING_TOPIC_INVOICE_EVENTS");
 	progress_init(&s->progress, opts->progress);
+
+	/* A reject file left by an earlier run would tell a wrong story. */
+	if (opts->reject_path && *opts->reject_path)
+		unlink(opts->reject_path);
 	if (!opts->dry_run) {
 		s->producer = kafka_producer_new(cfg, "dunning-producer", NULL,
 						 err, errlen);

@@ -8,7 +8,8 @@
  * - in replay mode keeps them, sorts them by occurred_at and publishes
  *   each when the product clock reaches it (ties keep reading order);
  * - writes rejected rows to the reject file as CSV
- *   (file,location,field,reason), opened on the first rejection;
+ *   (file,location,field,reason), opened on the first rejection (a
+ *   file of that name from an earlier run is removed at the start);
  * - counts rows read, events published, rows rejected and deliveries
  *   acknowledged, for the summary and the exit status.
  *

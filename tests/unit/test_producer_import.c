@@ -1,0 +1,753 @@
+/* test_producer_import.c: every parsing rule of the importers, by example. */
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Each test writes a small input file, imports it through import_file into
+ * a dry-run sink, and reads back the JSON lines and the reject file: what
+ * an operator would see. No services are needed.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "../../producer/civil.h"
+#include "../../producer/import.h"
+#include "../../producer/sink.h"
+#include "config.h"
+#include "error.h"
+#include "testenv.h"
+
+static struct config *cfg;
+
+/* What one import produced. */
+struct capture {
+	json_t *events; /* array of event objects */
+	char rejects[16384];
+	struct sink_summary sum;
+	int rc;
+};
+
+static struct import_options defaults(void)
+{
+	struct import_options o;
+
+	memset(&o, 0, sizeof(o));
+	o.tenant = "t1";
+	o.currency = "USD";
+	o.phone_region = "ES";
+	o.rounding = MONEY_ROUND_REJECT;
+	o.date_format = -1;
+	return o;
+}
+
+static void read_events(FILE *out, struct capture *c)
+{
+	char line[65536];
+	json_t *ev;
+
+	rewind(out);
+	c->events = json_array();
+	while (fgets(line, sizeof(line), out)) {
+		ev = json_loads(line, 0, NULL);
+		assert_non_null(ev);
+		json_array_append_new(c->events, ev);
+	}
+}
+
+/* Imports text written to a file named with extension ext. */
+static void import_text(const char *ext, const char *text,
+			const struct import_options *o, struct capture *c)
+{
+	char path[256], rejects[256], err[512];
+	struct sink_options so;
+	struct sink *sink;
+	FILE *f;
+	char *saved;
+
+	snprintf(path, sizeof(path), "/tmp/dn-producer-test-%ld%s",
+		 (long)getpid(), ext);
+	snprintf(rejects, sizeof(rejects), "/tmp/dn-producer-test-%ld.rej",
+		 (long)getpid());
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+
+	memset(&so, 0, sizeof(so));
+	so.dry_run = true;
+	so.out = tmpfile();
+	so.reject_path = rejects;
+	assert_non_null(so.out);
+	sink = sink_new(cfg, &so, err, sizeof(err));
+	assert_non_null(sink);
+	c->rc = import_file(path, o, sink, err, sizeof(err));
+	assert_int_equal(sink_finish(sink, 1000), 0);
+	sink_summary(sink, &c->sum);
+	sink_free(sink);
+
+	read_events(so.out, c);
+	fclose(so.out);
+	saved = testenv_read_file(rejects, NULL);
+	snprintf(c->rejects, sizeof(c->rejects), "%s", saved ? saved : "");
+	free(saved);
+	unlink(rejects);
+	unlink(path);
+}
+
+static void release(struct capture *c)
+{
+	json_decref(c->events);
+}
+
+/* The n-th event whose body is body (0-based), or NULL. */
+static json_t *body_of(struct capture *c, const char *body, int n)
+{
+	size_t i;
+	json_t *ev, *b;
+
+	json_array_foreach(c->events, i, ev) {
+		b = json_object_get(ev, body);
+		if (b && n-- == 0)
+			return b;
+	}
+	return NULL;
+}
+
+static json_t *event_of(struct capture *c, const char *body, int n)
+{
+	size_t i;
+	json_t *ev;
+
+	json_array_foreach(c->events, i, ev) {
+		if (json_object_get(ev, body) && n-- == 0)
+			return ev;
+	}
+	return NULL;
+}
+
+static const char *str(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	assert_non_null(s);
+	return s;
+}
+
+static json_int_t minor(json_t *body)
+{
+	return json_integer_value(
+		json_object_get(json_object_get(body, "amount"), "minor_units"));
+}
+
+static const char ibm_header[] =
+	"countryCode,customerID,PaperlessDate,invoiceNumber,InvoiceDate,"
+	"DueDate,InvoiceAmount,Disputed,SettledDate,PaperlessBill,"
+	"DaysToSettle,DaysLate\r\n";
+
+/* ---------------------------------------------------------------------- */
+/* CSV ledgers                                                             */
+
+static void test_ibm_settled_row_becomes_invoice_and_payment(void **state)
+{
+	struct import_options o = defaults();
+	struct capture c;
+	char text[1024];
+	json_t *inv, *pay;
+
+	(void)state;
+	o.preset = "ibm-ar";
+	snprintf(text, sizeof(text),
+		 "%s391,0379-NEVHP,4/6/2013,0000611365,1/2/2013,2/1/2013,"
+		 "55.94,No,1/15/2013,Paper,13,0\r\n",
+		 ibm_header);
+	import_text(".csv", text, &o, &c);
+	assert_int_equal(c.sum.rejected, 0);
+	assert_int_equal(json_array_size(c.events), 2);
+	inv = body_of(&c, "invoice_upserted", 0);
+	assert_string_equal(str(inv, "invoice_id"), "0000611365");
+	assert_int_equal(minor(inv), 5594);
+	assert_string_equal(str(json_object_get(inv, "amount"), "currency"),
+			    "USD");
+	assert_string_equal(str(inv, "due_date"), "2013-02-01");
+	assert_string_equal(str(inv, "due_date_source"), "explicit");
+	assert_string_equal(str(event_of(&c, "invoice_upserted", 0),
+				"customer_id"),
+			    "0379-NEVHP");
+	pay = body_of(&c, "payment_received", 0);
+	assert_string_equal(str(pay, "payment_id"), "0000611365/settled");
+	assert_int_equal(minor(pay), 5594);
+	assert_string_equal(str(event_of(&c, "payment_received", 0),
+				"occurred_at"),
+			    "2013-01-15T12:00:00Z");
+	release(&c);
+}
+
+static void test_ibm_disputed_row_yields_dispute_at_invoice_date(void **state)
+{
+	struct import_options o = defaults();
+	struct capture c;
+	char text[1024];
+
+	(void)state;
+	o.preset = "ibm-ar";
+	o.currency = "EUR";
+	snprintf(text, sizeof(text),
+		 "%s406,8976-AMJEO,3/3/2012,0007900770,1/26/2013,2/25/2013,"
+		 "61.74,Yes,3/3/2013,Electronic,36,6\r\n",
+		 ibm_header);
+	import_text(".csv", text, &o, &c);
+	assert_int_equal(json_array_size(c.events), 3);
+	assert_string_equal(str(body_of(&c, "invoice_disputed", 0),
+				"invoice_id"),
+			    "0007900770");
+	assert_string_equal(str(event_of(&c, "invoice_disputed", 0),
+				"occurred_at"),
+			    "2013-01-26T12:00:00Z");
+	assert_string_equal(str(json_object_get(body_of(&c, "invoice_upserted",
+							0),
+						"amount"),
+				"currency"),
+			    "EUR");
+	release(&c);
+}
+
+static void test_impossible_date_is_rejected_with_file_line_field(void **state)
+{
+	struct import_options o = defaults();
+	struct capture c;
+	char text[1024];
+
+	(void)state;
+	o.preset = "ibm-ar";
+	snprintf(text, sizeof(text),
+		 "%s391,A,1/1/2013,1,2/30/2013,3/1/2013,10.00,No,,Paper,0,0\r\n"
+		 "391,B,1/1/2013,2,2/3/2013,3/5/2013,10.00,No,,Paper,0,0\r\n",
+		 ibm_header);
+	import_text(".csv", text, &o, &c);
+	assert_int_equal(c.sum.read, 2);
+	assert_int_equal(c.sum.rejected, 1);
+	assert_int_equal(json_array_size(c.events), 1); /* row B, still open */
+	assert_non_null(strstr(c.rejects, ".csv,line 2,InvoiceDate,"));
+	assert_non_null(strstr(c.rejects, "day 30 does not exist in February"));
+	release(&c);
+}
+
+static void test_too_many_decimals_is_rejected_unless_rounding(void **state)
+{
+	static const char text[] =
+		"type,invoice_id,customer_id,date,due_date,amount,currency\n"
+		"invoice,F1,C1,2026-01-10,2026-02-09,10.125,EUR\n";
+	struct import_options o = defaults();
+	struct capture c;
+
+	(void)state;
+	import_text(".csv", text, &o, &c);
+	assert_int_equal(c.sum.rejected, 1);
+	assert_non_null(strstr(c.rejects, "line 2,amount,"));
+	assert_non_null(strstr(c.rejects, "3 decimals but EUR has 2"));
+	release(&c);
+
+	o.rounding = MONEY_ROUND_HALF_EVEN;
+	import_text(".csv", text, &o, &c);
+	assert_int_equal(c.sum.rejected, 0);
+	assert_int_equal(minor(body_of(&c, "invoice_upserted", 0)), 1012);
+	release(&c);
+}
+
+static void test_three_decimal_currency_amount_is_exact(void **state)
+{
+	struct import_options o = defaults();
+	struct capture c;
+
+	(void)state;
+	import_text(".csv",
+		    "type,invoice_id,customer_id,date,due_date,amount,currency\n"
+		    "invoice,K1,C9,2026-01-10,2026-02-09,1.500,KWD\n"
+		    "invoice,J1,C9,2026-01-10,2026-02-09,1500,JPY\n",
+		    &o, &c);
+	assert_int_equal(c.sum.rejected, 0);
+	assert_int_equal(minor(body_of(&c, "invoice_upserted", 0)), 1500);
+	assert_int_equal(minor(body_of(&c, "invoice_upserted", 1)), 1500);
+	release(&c);
+}
+
+static void test_semicolon_file_with_bom_mapping_and_dotted_dates(void **state)
+{
+	struct import_options o = defaults();
+	struct capture c;
+	json_t *inv;
+
+	(void)state;
+	o.mapping = "invoice_id=Factura,customer_id=Cliente,date=Fecha,"
+		    "due_date=Vence,amount=Importe,currency=Moneda";
+	o.date_format = CIVIL_DOTS;
+	import_text(".csv",
+		    "\xEF\xBB\xBF"
+		    "Factura;Cliente;Fecha;Vence;Importe;Moneda;Nota\r\n"
+		    "F-7;Ñandú SL;15.01.2026;14.02.2026;1234.50;EUR;"
+		    "\"línea 1\r\nlínea 2; fin\"\r\n",
+		    &o, &c);
+	assert_int_equal(c.sum.rejected, 0);
+	inv = body_of(&c, "invoice_upserted", 0);
+	assert_non_null(inv);
+	assert_string_equal(str(inv, "invoice_id"), "F-7");
+	assert_int_equal(minor(inv), 123450);
+	assert_string_equal(str(inv, "issue_date"), "2026-01-15");
+	assert_string_equal(str(event_of(&c, "invoice_upserted", 0),
+				"customer_id"),
+			    "Ñandú SL");
+	release(&c);
+}
+
+static void test_invalid_utf8_row_is_rejected_and_rest_imported(void **state)
+{
+	struct import_options o = defaults();
+	struct capture c;
+
+	(void)state;
+	import_text(".csv",
+		    "type,invoice_id,customer_id,date,due_date,amount,currency\n"
+		    "invoice,F1,C\xFF,2026-01-10,2026-02-09,1.00,EUR\n"
+		    "invoice,F2,C2,2026-01-10,2026-02-09,2.00,EUR\n",
+		    &o, &c);
+	assert_int_equal(c.sum.rejected, 1);
+	assert_non_null(strstr(c.rejects, "line 2,,invalid UTF-8"));
+	assert_int_equal(json_array_size(c.events), 1);
+	assert_string_equal(str(body_of(&c, "invoice_upserted", 0),
+				"invoice_id"),
+			    "F2");
+	release(&c);
+}
+
+static void test_credit_note_and_non_positive_amounts_are_not_dunnable(
+	void **state)
+{
+	struct import_options o = defaults();
+	struct capture c;
+	json_t *cn, *zero;
+
+	(void)state;
+	import_text(".csv",
+		    "type,invoice_id,customer_id,date,due_date,amount,currency\n"
+		    "credit_note,CN1,C1,2026-01-10,,5.00,EUR\n"
+		    "invoice,Z1,C1,2026-01-10,2026-02-09,0.00,EUR\n"
+		    "invoice,P1,C1,2026-01-10,,9.00,EUR\n",
+		    &o, &c);
+	cn = body_of(&c, "invoice_upserted", 0);
+	zero = body_of(&c, "invoice_upserted", 1);
+	assert_string_equal(str(cn, "kind"), "credit_note");
+	assert_true(json_is_true(json_object_get(cn, "not_dunnable")));
+	assert_string_equal(str(cn, "not_dunnable_reason"), "credit note");
+	assert_true(json_is_true(json_object_get(zero, "not_dunnable")));
+	assert_false(json_is_true(json_object_get(
+		body_of(&c, "invoice_upserted", 2), "not_dunnable")));
+	assert_string_equal(str(body_of(&c, "invoice_upserted", 2),
+				"due_date_source"),
+			    "none");
+	release(&c);
+}
+
+static void test_ledger_payment_and_dispute_rows(void **state)
+{
+	struct import_options o = defaults();
+	struct capture c;
+
+	(void)state;
+	import_text(".csv",
+		    "type,invoice_id,customer_id,date,due_date,amount,currency,"
+		    "payment_id,reason\n"
+		    "invoice,F1,C1,2026-01-10,2026-02-09,100.00,EUR,,\n"
+		    "payment,F1,C1,2026-01-20,,40.00,EUR,F1/partial/1,\n"
+		    "dispute,F1,C1,2026-01-25,,,,,wrong quantity\n"
+		    "payment,F1,C1,2026-01-26,,-1.00,EUR,F1/partial/2,\n",
+		    &o, &c);
+	assert_int_equal(c.sum.rejected, 1); /* the negative payment */
+	assert_non_null(strstr(c.rejects, "line 5,amount,"));
+	assert_string_equal(str(body_of(&c, "payment_received", 0),
+				"payment_id"),
+			    "F1/partial/1");
+	assert_int_equal(minor(body_of(&c, "payment_received", 0)), 4000);
+	assert_string_equal(str(body_of(&c, "invoice_disputed", 0), "reason"),
+			    "wrong quantity");
+	release(&c);
+}
+
+static void test_same_file_twice_gives_same_event_ids(void **state)
+{
+	static const char text[] =
+		"type,invoice_id,customer_id,date,due_date,amount,currency\n"
+		"invoice,F1,C1,2026-01-10,2026-02-09,10.00,EUR\n";
+	struct import_options o = defaults();
+	struct capture a, b;
+	const char *id;
+
+	(void)state;
+	import_text(".csv", text, &o, &a);
+	import_text(".csv", text, &o, &b);
+	id = str(event_of(&a, "invoice_upserted", 0), "event_id");
+	assert_string_equal(id, str(event_of(&b, "invoice_upserted", 0),
+				    "event_id"));
+	assert_int_equal(strncmp(id, "inv-", 4), 0);
+	release(&b);
+
+	/* A changed amount is a new fact with a new id. */
+	import_text(".csv",
+		    "type,invoice_id,customer_id,date,due_date,amount,currency\n"
+		    "invoice,F1,C1,2026-01-10,2026-02-09,11.00,EUR\n",
+		    &o, &b);
+	assert_string_not_equal(id, str(event_of(&b, "invoice_upserted", 0),
+					"event_id"));
+	release(&a);
+	release(&b);
+}
+
+static void test_missing_mapped_column_fails_the_file(void **state)
+{
+	struct import_options o = defaults();
+	struct capture c;
+
+	(void)state;
+	o.preset = "ibm-ar";
+	import_text(".csv", "a,b\n1,2\n", &o, &c);
+	assert_int_equal(c.rc, DN_ERR_INVALID);
+	assert_int_equal(json_array_size(c.events), 0);
+	release(&c);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Customer directory                                                      */
+
+static const char directory_header[] =
+	"customer_id,name,phone,locale,time_zone,opt_in,opt_in_at,"
+	"opt_in_source,segment,email\n";
+
+static void test_directory_phone_in_national_format_becomes_e164(void **state)
+{
+	struct import_options o = defaults();
+	struct capture c;
+	char text[1024];
+	json_t *cust;
+
+	(void)state;
+	snprintf(text, sizeof(text),
+		 "%sC1,Joan Puig,612 34 56 78,ca-ES,Europe/Madrid,opted_in,"
+		 "2026-01-05T09:30:00Z,web-form,prompt,joan@example.es\n",
+		 directory_header);
+	import_text(".csv", text, &o, &c);
+	assert_int_equal(c.sum.rejected, 0);
+	cust = body_of(&c, "customer_upserted", 0);
+	assert_non_null(cust);
+	assert_string_equal(str(cust, "phone_e164"), "+34612345678");
+	assert_string_equal(str(cust, "opt_in"), "opted_in");
+	assert_string_equal(str(cust, "opt_in_at"), "2026-01-05T09:30:00Z");
+	assert_string_equal(str(cust, "time_zone"), "Europe/Madrid");
+	release(&c);
+}
+
+static void test_directory_bad_values_are_rejected_with_reason(void **state)
+{
+	struct import_options o = defaults();
+	struct capture c;
+	char text[2048];
+
+	(void)state;
+	snprintf(text, sizeof(text),
+		 "%sC1,A,12,es-ES,Europe/Madrid,opted_in,,,,\n"
+		 "C2,B,+34612345678,es-ES,Europe/Madird,opted_in,,,,\n"
+		 "C3,C,+34612345678,es-ES,Europe/Madrid,maybe,,,,\n"
+		 "C4,D,+34612345678,es-ES,Europe/Madrid,unknown,yesterday,,,\n"
+		 "C5,E,+5511961234567,pt-BR,America/Sao_Paulo,opted_out,,,,\n",
+		 directory_header);
+	import_text(".csv", text, &o, &c);
+	assert_int_equal(c.sum.rejected, 4);
+	assert_non_null(strstr(c.rejects, "line 2,phone,phone"));
+	assert_non_null(strstr(c.rejects, "line 3,time_zone,not an IANA"));
+	assert_non_null(strstr(c.rejects, "line 4,opt_in,"));
+	assert_non_null(strstr(c.rejects, "line 5,opt_in_at,"));
+	assert_string_equal(str(body_of(&c, "customer_upserted", 0), "opt_in"),
+			    "opted_out");
+	release(&c);
+}
+
+/* ---------------------------------------------------------------------- */
+/* UBL                                                                     */
+
+#define UBL_HEAD(root)                                                       \
+	"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<" root                 \
+	" xmlns=\"urn:oasis:names:specification:ubl:schema:xsd:" root       \
+	"-2\" xmlns:cac=\"urn:oasis:names:specification:ubl:schema:xsd:"     \
+	"CommonAggregateComponents-2\" xmlns:cbc=\"urn:oasis:names:"         \
+	"specification:ubl:schema:xsd:CommonBasicComponents-2\">\n"
+
+#define UBL_BUYER(phone)                                                     \
+	"<cac:AccountingCustomerParty><cac:Party>"                           \
+	"<cbc:EndpointID schemeID=\"0088\">B-1</cbc:EndpointID>"             \
+	"<cac:PostalAddress><cac:Country><cbc:IdentificationCode>PT"         \
+	"</cbc:IdentificationCode></cac:Country></cac:PostalAddress>"        \
+	"<cac:PartyLegalEntity><cbc:RegistrationName>Buyer Lda"              \
+	"</cbc:RegistrationName></cac:PartyLegalEntity>"                     \
+	"<cac:Contact><cbc:Telephone>" phone "</cbc:Telephone>"              \
+	"<cbc:ElectronicMail>ap@buyer.example</cbc:ElectronicMail>"          \
+	"</cac:Contact></cac:Party></cac:AccountingCustomerParty>\n"
+
+#define UBL_TOTAL(amount)                                                    \
+	"<cac:LegalMonetaryTotal><cbc:PayableAmount currencyID=\"EUR\">"     \
+	amount "</cbc:PayableAmount></cac:LegalMonetaryTotal>\n"
+
+static void test_ubl_invoice_with_due_date_buyer_and_iban(void **state)
+{
+	struct import_options o = defaults();
+	struct capture c;
+	json_t *inv, *means, *cust;
+
+	(void)state;
+	import_text(".xml",
+		    UBL_HEAD("Invoice") "<cbc:ID>INV-9</cbc:ID>"
+		    "<cbc:IssueDate>2026-03-02</cbc:IssueDate>"
+		    "<cbc:DueDate>2026-04-01</cbc:DueDate>"
+		    "<cbc:DocumentCurrencyCode>EUR</cbc:DocumentCurrencyCode>\n"
+		    UBL_BUYER("912 345 678")
+		    "<cac:PaymentMeans><cbc:PaymentMeansCode>30"
+		    "</cbc:PaymentMeansCode><cbc:PaymentID>REF 9</cbc:PaymentID>"
+		    "<cac:PayeeFinancialAccount><cbc:ID>PT50000201231234567890154"
+		    "</cbc:ID></cac:PayeeFinancialAccount></cac:PaymentMeans>\n"
+		    UBL_TOTAL("1000.5") "</Invoice>\n",
+		    &o, &c);
+	assert_int_equal(c.sum.rejected, 0);
+	inv = body_of(&c, "invoice_upserted", 0);
+	assert_non_null(inv);
+	assert_string_equal(str(inv, "invoice_id"), "INV-9");
+	assert_string_equal(str(inv, "due_date"), "2026-04-01");
+	assert_string_equal(str(inv, "due_date_source"), "explicit");
+	assert_int_equal(minor(inv), 100050);
+	means = json_object_get(inv, "payment_means");
+	assert_string_equal(str(means, "iban"), "PT50000201231234567890154");
+	assert_string_equal(str(means, "payment_id"), "REF 9");
+	assert_string_equal(str(event_of(&c, "invoice_upserted", 0),
+				"customer_id"),
+			    "B-1");
+
+	/* The buyer's national number is read in its country, Portugal. */
+	cust = body_of(&c, "customer_upserted", 0);
+	assert_non_null(cust);
+	assert_string_equal(str(cust, "phone_e164"), "+351912345678");
+	assert_string_equal(str(cust, "name"), "Buyer Lda");
+	assert_string_equal(str(cust, "email"), "ap@buyer.example");
+	release(&c);
+}
+
+static void test_ubl_due_date_from_payment_terms_else_none(void **state)
+{
+	struct import_options o = defaults();
+	struct capture c;
+
+	(void)state;
+	import_text(".xml",
+		    UBL_HEAD("Invoice") "<cbc:ID>T1</cbc:ID>"
+		    "<cbc:IssueDate>2026-03-02</cbc:IssueDate>\n"
+		    UBL_BUYER("")
+		    "<cac:PaymentTerms><cbc:PaymentDueDate>2026-05-01"
+		    "</cbc:PaymentDueDate></cac:PaymentTerms>\n"
+		    UBL_TOTAL("10") "</Invoice>\n",
+		    &o, &c);
+	assert_string_equal(str(body_of(&c, "invoice_upserted", 0),
+				"due_date_source"),
+			    "payment_terms");
+	assert_string_equal(str(body_of(&c, "invoice_upserted", 0),
+				"due_date"),
+			    "2026-05-01");
+	assert_null(body_of(&c, "customer_upserted", 0)); /* no phone */
+	release(&c);
+
+	import_text(".xml",
+		    UBL_HEAD("Invoice") "<cbc:ID>T2</cbc:ID>"
+		    "<cbc:IssueDate>2026-03-02</cbc:IssueDate>\n"
+		    UBL_BUYER("") UBL_TOTAL("10") "</Invoice>\n",
+		    &o, &c);
+	assert_string_equal(str(body_of(&c, "invoice_upserted", 0),
+				"due_date_source"),
+			    "none");
+	assert_null(json_object_get(body_of(&c, "invoice_upserted", 0),
+				    "due_date"));
+	release(&c);
+}
+
+static void test_ubl_credit_note_and_negative_invoice_not_dunnable(
+	void **state)
+{
+	struct import_options o = defaults();
+	struct capture c;
+	json_t *inv;
+
+	(void)state;
+	import_text(".xml",
+		    UBL_HEAD("CreditNote") "<cbc:ID>CN-1</cbc:ID>"
+		    "<cbc:IssueDate>2026-03-02</cbc:IssueDate>\n"
+		    UBL_BUYER("") UBL_TOTAL("25.00") "</CreditNote>\n",
+		    &o, &c);
+	inv = body_of(&c, "invoice_upserted", 0);
+	assert_string_equal(str(inv, "kind"), "credit_note");
+	assert_true(json_is_true(json_object_get(inv, "not_dunnable")));
+	release(&c);
+
+	import_text(".xml",
+		    UBL_HEAD("Invoice") "<cbc:ID>N-1</cbc:ID>"
+		    "<cbc:IssueDate>2026-03-02</cbc:IssueDate>\n"
+		    UBL_BUYER("") UBL_TOTAL("-225.14") "</Invoice>\n",
+		    &o, &c);
+	inv = body_of(&c, "invoice_upserted", 0);
+	assert_int_equal(minor(inv), -22514);
+	assert_string_equal(str(inv, "not_dunnable_reason"),
+			    "payable amount is zero or negative");
+	release(&c);
+}
+
+static void test_ubl_missing_or_bad_parts_are_rejected_with_path(void **state)
+{
+	struct import_options o = defaults();
+	struct capture c;
+
+	(void)state;
+	import_text(".xml",
+		    UBL_HEAD("Invoice") "<cbc:IssueDate>2026-03-02"
+		    "</cbc:IssueDate>\n" UBL_BUYER("") UBL_TOTAL("10")
+		    "</Invoice>\n",
+		    &o, &c);
+	assert_int_equal(c.sum.rejected, 1);
+	assert_non_null(strstr(c.rejects, ",/Invoice/cbc:ID,cbc:ID,missing"));
+	release(&c);
+
+	import_text(".xml",
+		    UBL_HEAD("Invoice") "<cbc:ID>X</cbc:ID><cbc:IssueDate>"
+		    "2026-02-30</cbc:IssueDate>\n" UBL_BUYER("")
+		    UBL_TOTAL("10") "</Invoice>\n",
+		    &o, &c);
+	assert_non_null(strstr(c.rejects, "/Invoice/cbc:IssueDate"));
+	assert_non_null(strstr(c.rejects, "February"));
+	release(&c);
+
+	import_text(".xml",
+		    UBL_HEAD("Invoice") "<cbc:ID>X</cbc:ID><cbc:IssueDate>"
+		    "2026-02-03</cbc:IssueDate>\n" UBL_BUYER("")
+		    UBL_TOTAL("10.001") "</Invoice>\n",
+		    &o, &c);
+	assert_non_null(strstr(c.rejects, "3 decimals but EUR has 2"));
+	release(&c);
+
+	import_text(".xml", "<Invoice><unclosed></Invoice>", &o, &c);
+	assert_non_null(strstr(c.rejects, "not well-formed XML"));
+	release(&c);
+
+	import_text(".xml", "<?xml version=\"1.0\"?><Order xmlns=\"urn:x\"/>",
+		    &o, &c);
+	assert_non_null(strstr(c.rejects, "not a UBL 2.1 Invoice"));
+	release(&c);
+}
+
+static void test_ubl_invalid_buyer_phone_rejects_only_the_customer(
+	void **state)
+{
+	struct import_options o = defaults();
+	struct capture c;
+
+	(void)state;
+	import_text(".xml",
+		    UBL_HEAD("Invoice") "<cbc:ID>P-1</cbc:ID>"
+		    "<cbc:IssueDate>2026-03-02</cbc:IssueDate>\n"
+		    UBL_BUYER("12") UBL_TOTAL("10") "</Invoice>\n",
+		    &o, &c);
+	assert_int_equal(c.sum.rejected, 1);
+	assert_non_null(body_of(&c, "invoice_upserted", 0));
+	assert_null(body_of(&c, "customer_upserted", 0));
+	assert_non_null(strstr(c.rejects, "cbc:Telephone,cbc:Telephone,phone"));
+	release(&c);
+}
+
+/* ---------------------------------------------------------------------- */
+/* JSON lines                                                              */
+
+static void test_jsonl_events_are_read_back_as_written(void **state)
+{
+	struct import_options o = defaults();
+	struct capture c;
+	json_t *inv, *pay;
+
+	(void)state;
+	import_text(".jsonl",
+		    "{\"customer_id\":\"C1\",\"occurred_at\":"
+		    "\"2026-01-10T12:00:00Z\",\"invoice_upserted\":{"
+		    "\"invoice_id\":\"F1\",\"issue_date\":\"2026-01-10\","
+		    "\"due_date\":\"2026-02-09\",\"amount\":{\"value\":"
+		    "\"12.30\",\"currency\":\"EUR\"}}}\n"
+		    "\n"
+		    "{\"event_id\":\"erp-77\",\"tenant\":\"acme\","
+		    "\"customer_id\":\"C1\",\"occurred_at\":"
+		    "\"2026-01-20T08:00:00Z\",\"payment_received\":{"
+		    "\"invoice_id\":\"F1\",\"payment_id\":\"F1/settled\","
+		    "\"amount\":{\"minor_units\":1230,\"currency\":\"EUR\"}}}\n"
+		    "{\"customer_id\":\"C1\",\"occurred_at\":\"2026-01-20\","
+		    "\"invoice_disputed\":{\"invoice_id\":\"F1\"}}\n"
+		    "not json\n",
+		    &o, &c);
+	assert_int_equal(c.sum.read, 4);
+	assert_int_equal(c.sum.rejected, 2);
+	assert_non_null(strstr(c.rejects, "line 4,occurred_at,"));
+	assert_non_null(strstr(c.rejects, "line 5,,not a JSON object"));
+	inv = body_of(&c, "invoice_upserted", 0);
+	assert_int_equal(minor(inv), 1230);
+	assert_string_equal(str(inv, "due_date_source"), "explicit");
+	assert_string_equal(str(event_of(&c, "invoice_upserted", 0), "tenant"),
+			    "t1");
+	pay = event_of(&c, "payment_received", 0);
+	assert_string_equal(str(pay, "event_id"), "erp-77");
+	assert_string_equal(str(pay, "tenant"), "acme");
+	release(&c);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	cfg = testenv_config(NULL);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	config_free(cfg);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ibm_settled_row_becomes_invoice_and_payment),
+		cmocka_unit_test(test_ibm_disputed_row_yields_dispute_at_invoice_date),
+		cmocka_unit_test(test_impossible_date_is_rejected_with_file_line_field),
+		cmocka_unit_test(test_too_many_decimals_is_rejected_unless_rounding),
+		cmocka_unit_test(test_three_decimal_currency_amount_is_exact),
+		cmocka_unit_test(test_semicolon_file_with_bom_mapping_and_dotted_dates),
+		cmocka_unit_test(test_invalid_utf8_row_is_rejected_and_rest_imported),
+		cmocka_unit_test(test_credit_note_and_non_positive_amounts_are_not_dunnable),
+		cmocka_unit_test(test_ledger_payment_and_dispute_rows),
+		cmocka_unit_test(test_same_file_twice_gives_same_event_ids),
+		cmocka_unit_test(test_missing_mapped_column_fails_the_file),
+		cmocka_unit_test(test_directory_phone_in_national_format_becomes_e164),
+		cmocka_unit_test(test_directory_bad_values_are_rejected_with_reason),
+		cmocka_unit_test(test_ubl_invoice_with_due_date_buyer_and_iban),
+		cmocka_unit_test(test_ubl_due_date_from_payment_terms_else_none),
+		cmocka_unit_test(test_ubl_credit_note_and_negative_invoice_not_dunnable),
+		cmocka_unit_test(test_ubl_missing_or_bad_parts_are_rejected_with_path),
+		cmocka_unit_test(test_ubl_invalid_buyer_phone_rejects_only_the_customer),
+		cmocka_unit_test(test_jsonl_events_are_read_back_as_written),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
