@@ -428,6 +428,9 @@ static int parse_notes(struct parse *p, yaml_node_t *node, const char *path,
 		if (err)
 			return err;
 		snprintf(sub, sizeof(sub), "%s.%s", path, note->locale);
+		for (size_t i = 0; i < esc->n_notes; i++)
+			if (!strcasecmp(esc->notes[i].locale, note->locale))
+				return fail(p, key, sub, "each locale once");
 		err = parse_string(p, value, sub, NULL,
 				   "one line of text, at most 511 bytes",
 				   note->text, sizeof(note->text));

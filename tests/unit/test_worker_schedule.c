@@ -698,6 +698,58 @@ static void test_same_rules_in_sao_paulo_today(void **state)
 	workflow_free(f.wf);
 }
 
+static void test_reminder_after_spring_forward_stays_at_ten_local(void **state)
+{
+	struct flow f;
+	struct schedule_action a;
+
+	(void)state;
+	/* Due Friday 2026-03-27 (CET); the reminder is Monday in CEST. */
+	flow_init(&f, "2026-03-27T09:00:01Z");
+	f.facts.due_date = date(2026, 3, 27);
+	flow_done(&f, f.notice, "2026-03-20T09:00:00Z");
+	flow_done(&f, f.due, "2026-03-27T09:00:00Z");
+	a = flow_next(&f);
+	assert_int_equal(a.step_index, f.reminder);
+	assert_int_equal(a.fire_ms, at("2026-03-30T08:00:00Z"));
+	workflow_free(f.wf);
+}
+
+static void test_reminder_after_fall_back_stays_at_ten_local(void **state)
+{
+	struct flow f;
+	struct schedule_action a;
+
+	(void)state;
+	/* Due Friday 2026-10-23 (CEST); the reminder is Monday in CET. */
+	flow_init(&f, "2026-10-23T08:00:01Z");
+	f.facts.due_date = date(2026, 10, 23);
+	flow_done(&f, f.notice, "2026-10-16T08:00:00Z");
+	flow_done(&f, f.due, "2026-10-23T08:00:00Z");
+	a = flow_next(&f);
+	assert_int_equal(a.step_index, f.reminder);
+	assert_int_equal(a.fire_ms, at("2026-10-26T09:00:00Z"));
+	workflow_free(f.wf);
+}
+
+static void test_notice_for_customers_at_utc_plus_13_and_minus_10(void **state)
+{
+	struct flow f;
+	struct schedule_action a;
+
+	(void)state;
+	flow_init(&f, "2026-04-01T00:00:00Z");
+	f.facts.time_zone = "Pacific/Tongatapu";
+	a = flow_next(&f);
+	assert_int_equal(a.step_index, f.notice);
+	/* Wednesday 2026-04-08 10:00 in Tonga is Tuesday 21:00Z. */
+	assert_int_equal(a.fire_ms, at("2026-04-07T21:00:00Z"));
+	f.facts.time_zone = "Pacific/Honolulu";
+	a = flow_next(&f);
+	assert_int_equal(a.fire_ms, at("2026-04-08T20:00:00Z"));
+	workflow_free(f.wf);
+}
+
 static const char conditions_yaml[] =
 	"version: 1\n"
 	"tenants:\n"
@@ -852,6 +904,12 @@ int main(void)
 		cmocka_unit_test(
 			test_long_overdue_import_reminds_at_next_send_time),
 		cmocka_unit_test(test_same_rules_in_sao_paulo_today),
+		cmocka_unit_test(
+			test_reminder_after_spring_forward_stays_at_ten_local),
+		cmocka_unit_test(
+			test_reminder_after_fall_back_stays_at_ten_local),
+		cmocka_unit_test(
+			test_notice_for_customers_at_utc_plus_13_and_minus_10),
 		cmocka_unit_test(
 			test_step_conditions_skip_small_or_other_segment),
 		cmocka_unit_test(
