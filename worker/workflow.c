@@ -1232,7 +1232,8 @@ static bool locale_equal(const char *a, const char *b, size_t n)
 }
 
 /* Index of the best entry for locale among n locales spaced stride bytes
- * apart: exact tag, then language prefix, then fallback; -1 if none. */
+ * apart: exact tag, then the bare language, then another region of the
+ * language, then fallback; -1 if none. */
 static int match_locale(const char *first, size_t n, size_t stride,
 			const char *locale, const char *fallback)
 {
@@ -1245,6 +1246,16 @@ static int match_locale(const char *first, size_t n, size_t stride,
 	for (size_t i = 0; lang_len && i < n; i++)
 		if (locale_equal(locale, first + i * stride, lang_len))
 			return (int)i;
+
+	/* A sibling region ("es-MX" for an "es-ES" customer) beats the
+	 * fallback language. */
+	for (size_t i = 0; lang_len && i < n; i++) {
+		const char *entry = first + i * stride;
+
+		if (strcspn(entry, "-_") == lang_len &&
+		    !strncasecmp(entry, locale, lang_len))
+			return (int)i;
+	}
 	for (size_t i = 0; fallback && i < n; i++)
 		if (locale_equal(fallback, first + i * stride, 0))
 			return (int)i;

@@ -223,6 +223,27 @@ static void test_template_by_exact_locale_prefix_or_fallback(void **state)
 	workflow_free(wf);
 }
 
+static void test_template_of_sibling_region_beats_fallback(void **state)
+{
+	struct workflow *wf = load(
+		HEAD
+		"    steps:\n"
+		"      - name: due\n"
+		"        offset_days: 0\n"
+		"        send_time: \"10:00\"\n"
+		"        templates:\n"
+		"          en: {template: payment_due, language: en}\n"
+		"          es-ES: {template: payment_due, language: es}\n");
+	const struct workflow_step *due = &workflow_tenant(wf, NULL)->steps[0];
+
+	(void)state;
+	assert_string_equal(workflow_step_template(due, "es-MX")->locale,
+			    "es-ES");
+	assert_string_equal(workflow_step_template(due, "es")->locale, "es-ES");
+	assert_string_equal(workflow_step_template(due, "et-EE")->locale, "en");
+	workflow_free(wf);
+}
+
 static void test_collector_note_follows_customer_locale(void **state)
 {
 	struct workflow *wf = load(tenants_yaml);
@@ -879,6 +900,8 @@ int main(void)
 		cmocka_unit_test(test_tenant_can_turn_escalation_off),
 		cmocka_unit_test(
 			test_template_by_exact_locale_prefix_or_fallback),
+		cmocka_unit_test(
+			test_template_of_sibling_region_beats_fallback),
 		cmocka_unit_test(test_collector_note_follows_customer_locale),
 		cmocka_unit_test(
 			test_counts_as_reminder_defaults_to_after_due_date),
