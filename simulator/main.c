@@ -11,6 +11,7 @@
 #include "catalogue.h"
 #include "clock.h"
 #include "config.h"
+#include "customers.h"
 #include "logger.h"
 #include "server.h"
 #include "settings.h"
@@ -30,6 +31,7 @@ struct simulator {
 	struct stats *stats;
 	struct webhook *webhook;
 	struct api *api;
+	struct customers *customers;
 	struct server *server;
 };
 
@@ -54,6 +56,20 @@ static int simulator_start(struct simulator *sim, char *err, size_t errlen)
 			   errlen);
 	if (!sim->api)
 		return -1;
+	if (config_bool(sim->cfg, "DUNNING_SIM_CUSTOMERS")) {
+		struct customers_config ccfg;
+		struct api_audience audience;
+
+		settings_customers(sim->cfg, &ccfg);
+		sim->customers = customers_new(sim->cfg, &ccfg, sim->cat,
+					       sim->api, sim->webhook,
+					       sim->stats, err, errlen);
+		if (!sim->customers)
+			return -1;
+		audience.on_message = customers_on_message;
+		audience.ctx = sim->customers;
+		api_set_audience(sim->api, &audience);
+	}
 	count = api_routes(sim->api, routes);
 	sim->server = server_new("127.0.0.1",
 				 (int)config_int(sim->cfg,
@@ -65,6 +81,7 @@ static int simulator_start(struct simulator *sim, char *err, size_t errlen)
 static void simulator_stop(struct simulator *sim)
 {
 	server_free(sim->server);
+	customers_free(sim->customers);
 	api_free(sim->api);
 	webhook_free(sim->webhook);
 	stats_free(sim->stats);

@@ -3,7 +3,9 @@
 #include "settings.h"
 
 #include "api.h"
+#include "clock.h"
 #include "config.h"
+#include "customers.h"
 #include "webhook.h"
 
 #include <stdbool.h>
@@ -69,6 +71,18 @@ const struct config_key settings_keys[] = {
 	{"DUNNING_SIM_WEBHOOK_GIVE_UP_MS", CONFIG_INT, "600000", 0,
 	 INT64_C(604800000), NULL, false, false,
 	 "real ms a failing webhook call is retried before it is dropped"},
+	PERMILLE("DUNNING_SIM_PAY_EFFECT_PERMILLE", "1000",
+		 "customers: scales each segment's chance to pay after "
+		 "reading a reminder"),
+	{"DUNNING_SIM_REPLY_PERMILLE", CONFIG_INT, "-1", -1, 1000, NULL,
+	 false, false, "customers: chance a read message gets an answer; -1: "
+		       "per segment"},
+	PERMILLE("DUNNING_SIM_OPT_OUT_PERMILLE", "60",
+		 "customers: share of answers that opt out"),
+	{"DUNNING_SIM_PAID_GRACE_MS", CONFIG_INT, "-1", -1,
+	 INT64_C(31536000000), NULL, false, false,
+	 "customers: product ms after a payment before a message about the "
+	 "invoice counts as sent after paid; -1: 3 real seconds"},
 	CONFIG_KEY_END,
 };
 
@@ -106,4 +120,17 @@ void settings_webhook(const struct config *cfg, struct webhook_config *out)
 		config_int(cfg, "DUNNING_SIM_DUPLICATE_DELAY_MS");
 	out->timeout_ms = config_int(cfg, "DUNNING_SIM_WEBHOOK_TIMEOUT_MS");
 	out->give_up_ms = config_int(cfg, "DUNNING_SIM_WEBHOOK_GIVE_UP_MS");
+}
+
+void settings_customers(const struct config *cfg,
+			struct customers_config *out)
+{
+	int64_t grace = config_int(cfg, "DUNNING_SIM_PAID_GRACE_MS");
+
+	out->seed = (uint64_t)config_int(cfg, "DUNNING_SIM_SEED");
+	out->pay_effect_permille =
+		config_int(cfg, "DUNNING_SIM_PAY_EFFECT_PERMILLE");
+	out->reply_permille = config_int(cfg, "DUNNING_SIM_REPLY_PERMILLE");
+	out->opt_out_permille = config_int(cfg, "DUNNING_SIM_OPT_OUT_PERMILLE");
+	out->paid_grace_ms = grace >= 0 ? grace : 3000 * clock_speed();
 }

@@ -41,6 +41,8 @@ static const char *const stats_names[STATS_COUNTER_COUNT] = {
 	[STATS_OPT_OUTS] = "opt_outs",
 	[STATS_PAYMENTS_MADE] = "payments_made",
 	[STATS_SENT_AFTER_PAID] = "sent_after_paid",
+	[STATS_SENT_AFTER_OPT_OUT] = "sent_after_opt_out",
+	[STATS_SENT_WITHOUT_OPT_IN] = "sent_without_opt_in",
 	[STATS_LEDGER_EVENTS] = "ledger_events",
 	[STATS_UNKNOWN_INVOICES] = "unknown_invoices",
 };

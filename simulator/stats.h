@@ -29,6 +29,8 @@ enum stats_counter {
 	STATS_OPT_OUTS,            /* of which opt-out words or buttons */
 	STATS_PAYMENTS_MADE,       /* PaymentReceived produced */
 	STATS_SENT_AFTER_PAID,     /* messages about invoices already paid */
+	STATS_SENT_AFTER_OPT_OUT,  /* messages after the customer said stop */
+	STATS_SENT_WITHOUT_OPT_IN, /* messages to customers not opted in */
 	STATS_LEDGER_EVENTS,       /* invoice.events messages mirrored */
 	STATS_UNKNOWN_INVOICES,    /* invoice numbers the mirror lacks */
 	STATS_COUNTER_COUNT,
