@@ -506,6 +506,37 @@ static void test_steps_must_be_a_non_empty_list(void **state)
 /* ------------------------------------------------------------------ */
 /* Errors: steps */
 
+static void test_too_many_steps(void **state)
+{
+	char text[4096];
+	size_t used;
+
+	(void)state;
+	used = (size_t)snprintf(text, sizeof(text), HEAD "    steps:\n");
+	for (int i = 0; i < 8; i++)
+		used += (size_t)snprintf(text + used, sizeof(text) - used,
+					 "      - {name: s%d, offset_days: %d, "
+					 "send_time: \"10:00\",\n"
+					 "         templates: {en: {template: "
+					 "t, language: en}}}\n",
+					 i, i);
+	expect_error(text, "test.yaml:5: tenants.default.steps: expected a "
+			   "list of at most 7 items");
+}
+
+static void test_too_many_segments(void **state)
+{
+	(void)state;
+	expect_error(HEAD "    steps:\n"
+			  "      - name: due\n"
+			  "        offset_days: 0\n"
+			  "        send_time: \"10:00\"\n" TEMPLATES
+			  "        conditions:\n"
+			  "          segments: [a, b, c, d, e, f, g, h, i]\n",
+		     "conditions.segments: expected a list of at most 8 "
+		     "items, got a list");
+}
+
 static void test_send_time_out_of_range(void **state)
 {
 	(void)state;
@@ -926,6 +957,8 @@ int main(void)
 		cmocka_unit_test(test_repeated_key_is_an_error),
 		cmocka_unit_test(test_tenant_without_steps),
 		cmocka_unit_test(test_steps_must_be_a_non_empty_list),
+		cmocka_unit_test(test_too_many_steps),
+		cmocka_unit_test(test_too_many_segments),
 		cmocka_unit_test(test_send_time_out_of_range),
 		cmocka_unit_test(test_send_time_needs_two_digit_hour),
 		cmocka_unit_test(test_offset_days_must_be_an_integer),
