@@ -1,0 +1,67 @@
+/* apply.h: applying ledger and message events to Redis, in batches. */
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Each Kafka message of invoice.events (LedgerEvent) or whatsapp.events
+ * (MessageEvent) becomes one call of apply.lua on the customer's hash in
+ * the message's partition. Calls are queued and sent as one pipeline by
+ * apply_flush; the consumer stores the messages' offsets only after a
+ * flush succeeded (offsets follow state). Applying an event twice changes
+ * nothing (apply.lua), so a replay after a crash is harmless.
+ *
+ * A message that cannot be decoded or fails validation is dead-lettered
+ * at once with the reason and counts as handled. A reply made only of an
+ * opt-out keyword (STOP and its usual equivalents in Catalan, Spanish,
+ * English, Portuguese and French) or the button payload "stop" records the
+ * opt-out and takes every invoice of the customer out of the queue.
+ *
+ * One struct apply belongs to one thread (it owns no store: it borrows).
+ */
+#ifndef DUNNING_APPLY_H
+#define DUNNING_APPLY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct rd_kafka_message_s rd_kafka_message_t;
+
+struct apply;
+struct config;
+struct kafka_producer;
+struct metrics;
+struct store;
+
+#define APPLY_BATCH_MAX 1024
+
+/*
+ * store, producer (for dead letters) and metrics (may be NULL) are
+ * borrowed for the life of the struct. Returns NULL with the reason.
+ */
+struct apply *apply_new(const struct config *cfg, struct store *store,
+			struct kafka_producer *producer,
+			struct metrics *metrics, char *err, size_t errlen);
+
+void apply_free(struct apply *a);
+
+/*
+ * Queues what msg changes. Returns 0 when msg was queued or dead-lettered
+ * (both mean: store its offset after the next successful flush), or
+ * DN_ERR_KAFKA if the dead letter itself could not be produced.
+ */
+int apply_add(struct apply *a, const rd_kafka_message_t *msg);
+
+/* Calls queued and not yet flushed. */
+size_t apply_pending(const struct apply *a);
+
+/*
+ * Sends every queued call as one pipeline. Returns 0 (the queue is empty
+ * again) or DN_ERR_REDIS with the reason in err, the calls staying queued
+ * for the next attempt.
+ */
+int apply_flush(struct apply *a, char *err, size_t errlen);
+
+/* Whether text, a whole message typed by a customer, asks to stop
+ * reminders. */
+bool apply_is_opt_out(const char *text);
+
+#endif

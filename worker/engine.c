@@ -1,0 +1,406 @@
+/* engine.c: consumer loop, timer loop, owned partitions, metrics. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "engine.h"
+
+#include "apply.h"
+#include "clock.h"
+#include "config.h"
+#include "error.h"
+#include "fire.h"
+#include "format.h"
+#include "httpd.h"
+#include "kafka.h"
+#include "logger.h"
+#include "metrics.h"
+#include "schedule.h"
+#include "shutdown.h"
+#include "store.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define ENGINE_PARTITIONS_MAX 1024
+#define ENGINE_FLUSH_EVERY_MS 50    /* apply at least this often */
+#define ENGINE_UNHEALTHY_AFTER_MS 10000
+
+const struct config_key engine_config_keys[] = {
+	{"DUNNING_WORKER_WORKFLOW", CONFIG_STRING, "deploy/workflow.yaml", 0, 0,
+	 NULL, false, false, "workflow file (YAML) with the rules per tenant"},
+	{"DUNNING_WORKER_TEMPLATES", CONFIG_STRING,
+	 "deploy/whatsapp-templates.json", 0, 0, NULL, false, false,
+	 "template catalogue the workflow is checked against"},
+	{"DUNNING_WORKER_GROUP", CONFIG_STRING, "dunning-worker", 0, 0, NULL,
+	 false, false, "consumer group of the workers"},
+	{"DUNNING_WORKER_HTTP_BIND", CONFIG_STRING, "127.0.0.1", 0, 0, NULL,
+	 false, false, "address of /metrics and /healthz"},
+	{"DUNNING_WORKER_HTTP_PORT", CONFIG_INT, "8082", 0, 65535, NULL, false,
+	 false, "port of /metrics and /healthz; 0 picks a free one"},
+	{"DUNNING_WORKER_LEASE_MS", CONFIG_INT, "30000", 200, 3600000, NULL,
+	 false, false, "real ms a claimed entry stays leased before another "
+	 "worker may claim it again"},
+	{"DUNNING_WORKER_CLAIM_BATCH", CONFIG_INT, "512", 1, 1024, NULL, false,
+	 false, "most delay-queue entries claimed per partition and call"},
+	{"DUNNING_WORKER_APPLY_BATCH", CONFIG_INT, "512", 1, 1024, NULL, false,
+	 false, "most events applied per Redis pipeline"},
+	{"DUNNING_WORKER_POLL_MS", CONFIG_INT, "100", 5, 1000, NULL, false,
+	 false, "most real ms the timer sleeps between looks at the queues"},
+	CONFIG_KEY_END,
+};
+
+struct engine {
+	const struct config *cfg;
+	const struct workflow *wf;
+	struct metrics *metrics;
+	struct httpd *httpd;
+
+	/* Consumer side: the caller's thread. */
+	struct kafka_consumer *consumer;
+	struct kafka_producer *dead_letters;
+	struct store *apply_store;
+	struct apply *apply;
+	rd_kafka_message_t **pending;
+	size_t n_pending, apply_batch;
+	bool dead_lettered;
+
+	/* Timer side: its own thread. */
+	struct kafka_producer *sends;
+	struct store *fire_store;
+	struct fire *fire;
+	pthread_t timer;
+	bool timer_started;
+	_Atomic bool stop;
+	int poll_ms;
+
+	/* Owned partitions of invoice.events, guarded by lock; the timer
+	 * holds lock while it works on them. */
+	pthread_mutex_t lock;
+	bool owned[ENGINE_PARTITIONS_MAX];
+
+	_Atomic int64_t last_redis_error_ms;
+	struct metric *owned_gauge;
+};
+
+static void sleep_ms(int64_t ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+	if (ms > 0)
+		nanosleep(&ts, NULL);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Consumer loop                                                            */
+
+/* Applies the pending events, retrying while Redis is away, then stores
+ * their offsets. Returns 0, or DN_ERR_UNAVAILABLE if asked to stop first. */
+static int pending_flush(struct engine *e)
+{
+	char err[512];
+	size_t i;
+	int backoff = 50;
+
+	while (apply_flush(e->apply, err, sizeof(err))) {
+		atomic_store(&e->last_redis_error_ms, clock_real_now_ms());
+		log_error("REDIS", "%s; retrying", err);
+		if (shutdown_requested())
+			return DN_ERR_UNAVAILABLE;
+		sleep_ms(backoff);
+		backoff = backoff < 1000 ? backoff * 2 : 1000;
+	}
+	if (e->dead_lettered &&
+	    kafka_producer_flush(e->dead_letters, 10000) != DN_OK)
+		log_error("KAFKA", "dead letters not acknowledged in 10 s");
+	e->dead_lettered = false;
+	for (i = 0; i < e->n_pending; i++) {
+		kafka_consumer_store(e->consumer, e->pending[i]);
+		kafka_message_free(e->pending[i]);
+	}
+	e->n_pending = 0;
+	return DN_OK;
+}
+
+static void pending_add(struct engine *e, rd_kafka_message_t *msg)
+{
+	size_t before = apply_pending(e->apply);
+
+	if (apply_add(e->apply, msg))
+		log_error("KAFKA", "cannot dead-letter a bad message: it will "
+			  "be read again after a restart");
+	if (apply_pending(e->apply) == before)
+		e->dead_lettered = true;
+	e->pending[e->n_pending++] = msg;
+}
+
+static void on_assigned(void *ctx, const struct kafka_partition *parts,
+			size_t count)
+{
+	struct engine *e = ctx;
+	const char *topic = config_str(e->cfg, "DUNNING_TOPIC_INVOICE_EVENTS");
+	size_t i, owned = 0;
+
+	pthread_mutex_lock(&e->lock);
+	for (i = 0; i < count; i++)
+		if (strcmp(parts[i].topic, topic) == 0 &&
+		    parts[i].partition < ENGINE_PARTITIONS_MAX)
+			e->owned[parts[i].partition] = true;
+	for (i = 0; i < ENGINE_PARTITIONS_MAX; i++)
+		owned += e->owned[i];
+	pthread_mutex_unlock(&e->lock);
+	metric_set(e->owned_gauge, (int64_t)owned);
+}
+
+/* Runs inside kafka_consumer_poll: what was read is applied and stored
+ * before the partitions go, and the timer lets go of them. */
+static void on_revoked(void *ctx, const struct kafka_partition *parts,
+		       size_t count)
+{
+	struct engine *e = ctx;
+	const char *topic = config_str(e->cfg, "DUNNING_TOPIC_INVOICE_EVENTS");
+	size_t i, owned = 0;
+
+	pending_flush(e);
+	pthread_mutex_lock(&e->lock);
+	for (i = 0; i < count; i++)
+		if (strcmp(parts[i].topic, topic) == 0 &&
+		    parts[i].partition < ENGINE_PARTITIONS_MAX)
+			e->owned[parts[i].partition] = false;
+	for (i = 0; i < ENGINE_PARTITIONS_MAX; i++)
+		owned += e->owned[i];
+	pthread_mutex_unlock(&e->lock);
+	metric_set(e->owned_gauge, (int64_t)owned);
+}
+
+static int consume(struct engine *e)
+{
+	int64_t last_flush = clock_real_now_ms();
+
+	while (!shutdown_requested()) {
+		rd_kafka_message_t *msg =
+			kafka_consumer_poll(e->consumer, e->n_pending ? 0 : 50);
+
+		if (msg)
+			pending_add(e, msg);
+		if (e->n_pending == 0 ||
+		    (msg && e->n_pending < e->apply_batch &&
+		     clock_real_now_ms() - last_flush < ENGINE_FLUSH_EVERY_MS))
+			continue;
+		if (pending_flush(e))
+			break;
+		last_flush = clock_real_now_ms();
+	}
+	return pending_flush(e) == DN_OK ? DN_OK : DN_ERR_REDIS;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Timer loop                                                               */
+
+struct tick {
+	bool backlog;          /* a batch came back full: go again now */
+	int64_t wake_real_ms;  /* real instant something becomes due */
+};
+
+static void tick_partition(struct engine *e, int32_t p, struct tick *t)
+{
+	struct fire_result res;
+	char err[512];
+	int rc = fire_partition(e->fire, p, &res, err, sizeof(err));
+
+	if (rc) {
+		if (rc == DN_ERR_REDIS)
+			atomic_store(&e->last_redis_error_ms,
+				     clock_real_now_ms());
+		log_error("SCHED", "partition=%" PRId32 ": %s", p, err);
+		return;
+	}
+	if (res.claimed >= (size_t)config_int(e->cfg,
+					       "DUNNING_WORKER_CLAIM_BATCH"))
+		t->backlog = true;
+	if (res.next_due_ms >= 0) {
+		int64_t at = clock_real_now_ms() +
+			     clock_real_delay_ms(res.next_due_ms);
+
+		if (at < t->wake_real_ms)
+			t->wake_real_ms = at;
+	}
+	if (res.next_lease_ms >= 0 && res.next_lease_ms < t->wake_real_ms)
+		t->wake_real_ms = res.next_lease_ms;
+}
+
+static void *timer_main(void *arg)
+{
+	struct engine *e = arg;
+
+	while (!atomic_load(&e->stop)) {
+		struct tick t = {false, INT64_MAX};
+		int64_t now, wait;
+		int32_t p;
+
+		pthread_mutex_lock(&e->lock);
+		for (p = 0; p < ENGINE_PARTITIONS_MAX; p++)
+			if (e->owned[p])
+				tick_partition(e, p, &t);
+		pthread_mutex_unlock(&e->lock);
+		if (t.backlog)
+			continue;
+		now = clock_real_now_ms();
+		wait = t.wake_real_ms - now;
+		if (wait > e->poll_ms)
+			wait = e->poll_ms;
+		sleep_ms(wait > 0 ? wait : 1);
+	}
+	schedule_thread_release();
+	format_thread_release();
+	return NULL;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Health                                                                   */
+
+static const char *health(void *ctx)
+{
+	struct engine *e = ctx;
+	int64_t last = atomic_load(&e->last_redis_error_ms);
+
+	if (last && clock_real_now_ms() - last < ENGINE_UNHEALTHY_AFTER_MS)
+		return "redis unreachable or failing";
+	return NULL;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Life cycle                                                               */
+
+static int connect_all(struct engine *e, char *err, size_t errlen)
+{
+	const struct config *cfg = e->cfg;
+	const char *url = config_str(cfg, "DUNNING_REDIS_URL");
+	int timeout = (int)config_int(cfg, "DUNNING_REDIS_TIMEOUT_MS");
+	struct fire_settings fs = {
+		config_int(cfg, "DUNNING_WORKER_LEASE_MS"),
+		(size_t)config_int(cfg, "DUNNING_WORKER_CLAIM_BATCH"),
+		10000,
+	};
+
+	e->apply_store = store_new(url, timeout, err, errlen);
+	e->fire_store = e->apply_store ? store_new(url, timeout, err, errlen)
+				       : NULL;
+	if (!e->fire_store)
+		return DN_ERR_REDIS;
+	e->dead_letters = kafka_producer_new(cfg, "dunning-worker-dlq", NULL,
+					     err, errlen);
+	e->sends = e->dead_letters ? kafka_producer_new(cfg, "dunning-worker",
+							NULL, err, errlen)
+				   : NULL;
+	if (!e->sends)
+		return DN_ERR_KAFKA;
+	e->apply = apply_new(cfg, e->apply_store, e->dead_letters, e->metrics,
+			     err, errlen);
+	e->fire = e->apply ? fire_new(cfg, e->fire_store, e->sends, e->wf,
+				      e->metrics, &fs, err, errlen)
+			   : NULL;
+	return e->fire ? DN_OK : DN_ERR_INVALID;
+}
+
+static int subscribe(struct engine *e, char *err, size_t errlen)
+{
+	const char *topics[] = {
+		config_str(e->cfg, "DUNNING_TOPIC_INVOICE_EVENTS"),
+		config_str(e->cfg, "DUNNING_TOPIC_WHATSAPP_EVENTS"),
+	};
+	struct kafka_rebalance_hooks hooks = {on_assigned, on_revoked, e};
+
+	e->consumer = kafka_consumer_new(
+		e->cfg, config_str(e->cfg, "DUNNING_WORKER_GROUP"), topics, 2,
+		&hooks, e->metrics, NULL, err, errlen);
+	return e->consumer ? DN_OK : DN_ERR_KAFKA;
+}
+
+struct engine *engine_new(const struct config *cfg, const struct workflow *wf,
+			  char *err, size_t errlen)
+{
+	struct engine *e = calloc(1, sizeof(*e));
+
+	if (!e) {
+		dn_fail(DN_ERR_NOMEM, err, errlen, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&e->lock, NULL);
+	e->cfg = cfg;
+	e->wf = wf;
+	e->poll_ms = (int)config_int(cfg, "DUNNING_WORKER_POLL_MS");
+	e->apply_batch = (size_t)config_int(cfg, "DUNNING_WORKER_APPLY_BATCH");
+	e->metrics = metrics_new();
+	e->pending = calloc(e->apply_batch + 1, sizeof(*e->pending));
+	if (!e->metrics || !e->pending) {
+		dn_fail(DN_ERR_NOMEM, err, errlen, "out of memory");
+		goto fail;
+	}
+	e->owned_gauge = metrics_series(e->metrics, METRIC_GAUGE,
+					"dunning_worker_partitions_owned",
+					"partitions this worker owns", NULL);
+	if (connect_all(e, err, errlen) || subscribe(e, err, errlen))
+		goto fail;
+	e->httpd = httpd_new(config_str(cfg, "DUNNING_WORKER_HTTP_BIND"),
+			     (int)config_int(cfg, "DUNNING_WORKER_HTTP_PORT"),
+			     NULL, 0, 4096, e->metrics, health, e, err, errlen);
+	if (!e->httpd)
+		goto fail;
+	return e;
+
+fail:
+	engine_free(e);
+	return NULL;
+}
+
+int engine_http_port(const struct engine *e)
+{
+	return httpd_port(e->httpd);
+}
+
+int engine_run(struct engine *e)
+{
+	int rc;
+
+	if (pthread_create(&e->timer, NULL, timer_main, e) != 0) {
+		log_error("SCHED", "cannot start the timer thread");
+		return DN_ERR_NOMEM;
+	}
+	e->timer_started = true;
+	log_info("SCHED", "worker running group=%s",
+		 config_str(e->cfg, "DUNNING_WORKER_GROUP"));
+	rc = consume(e);
+	atomic_store(&e->stop, true);
+	pthread_join(e->timer, NULL);
+	e->timer_started = false;
+	return rc;
+}
+
+void engine_free(struct engine *e)
+{
+	size_t i;
+
+	if (!e)
+		return;
+	atomic_store(&e->stop, true);
+	if (e->timer_started)
+		pthread_join(e->timer, NULL);
+	httpd_free(e->httpd);
+	for (i = 0; i < e->n_pending; i++)
+		kafka_message_free(e->pending[i]);
+	kafka_consumer_free(e->consumer);
+	fire_free(e->fire);
+	apply_free(e->apply);
+	kafka_producer_free(e->sends);
+	kafka_producer_free(e->dead_letters);
+	store_free(e->fire_store);
+	store_free(e->apply_store);
+	metrics_free(e->metrics);
+	free(e->pending);
+	pthread_mutex_destroy(&e->lock);
+	free(e);
+}

@@ -1,0 +1,1027 @@
+/* fire.c: claim, decide, emit and commit one batch of a partition. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "fire.h"
+
+#include "clock.h"
+#include "compose.h"
+#include "config.h"
+#include "decide.h"
+#include "error.h"
+#include "kafka.h"
+#include "logger.h"
+#include "metrics.h"
+#include "queue.h"
+#include "schedule.h"
+#include "state.h"
+#include "store.h"
+#include "workflow.h"
+
+#include <hiredis/hiredis.h>
+#include <inttypes.h>
+#include <openssl/evp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FIRE_RETRY_MS 3600000 /* product ms before an unplannable retry */
+
+extern const char commit_lua[];
+
+/* ---------------------------------------------------------------------- */
+/* Growing argument lists for commit.lua calls                              */
+
+struct args {
+	char *buf;
+	size_t used, cap;
+	size_t *offs, *lens;
+	int argc, max;
+	bool oom;
+};
+
+static void args_add(struct args *a, const char *text, size_t n)
+{
+	if (a->oom)
+		return;
+	if (a->argc == a->max) {
+		int max = a->max ? a->max * 2 : 32;
+		size_t *offs = realloc(a->offs, sizeof(*offs) * (size_t)max);
+		size_t *lens = offs ? realloc(a->lens, sizeof(*lens) * (size_t)max)
+				    : NULL;
+
+		if (offs)
+			a->offs = offs;
+		if (!lens) {
+			a->oom = true;
+			return;
+		}
+		a->lens = lens;
+		a->max = max;
+	}
+	if (a->used + n + 1 > a->cap) {
+		size_t cap = (a->cap ? a->cap * 2 : 1024) + n;
+		char *buf = realloc(a->buf, cap);
+
+		if (!buf) {
+			a->oom = true;
+			return;
+		}
+		a->buf = buf;
+		a->cap = cap;
+	}
+	memcpy(a->buf + a->used, text, n);
+	a->buf[a->used + n] = '\0';
+	a->offs[a->argc] = a->used;
+	a->lens[a->argc++] = n;
+	a->used += n + 1;
+}
+
+static void args_str(struct args *a, const char *text)
+{
+	args_add(a, text, strlen(text));
+}
+
+static void args_fmt(struct args *a, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void args_fmt(struct args *a, const char *fmt, ...)
+{
+	char text[STATE_KEY_MAX + COMPOSE_ID_MAX];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	args_add(a, text, n < 0 ? 0 : (size_t)n < sizeof(text)
+					      ? (size_t)n
+					      : sizeof(text) - 1);
+}
+
+static void args_release(struct args *a)
+{
+	free(a->buf);
+	free(a->offs);
+	free(a->lens);
+	memset(a, 0, sizeof(*a));
+}
+
+/* ---------------------------------------------------------------------- */
+/* A batch                                                                  */
+
+/* One commit.lua call: invoices of one customer decided together. */
+struct unit {
+	struct args args;
+	size_t n_invoices;
+	size_t count_at;  /* index of the invoice-count argument */
+	bool has_send;    /* committed only if its messages were acknowledged */
+};
+
+struct outgoing {
+	struct compose_out msg;
+	const char *topic;
+	char key[STATE_ID_MAX * 2 + 2];
+};
+
+struct batch {
+	int32_t partition;
+	int64_t now;
+	struct unit *units;
+	size_t n_units, max_units;
+	struct outgoing *out;
+	size_t n_out, max_out;
+};
+
+struct fire {
+	const struct config *cfg;
+	struct store *store;
+	struct kafka_producer *producer;
+	const struct workflow *wf;
+	struct metrics *metrics;
+	struct fire_settings settings;
+	int claim_script;
+	char commit_sha[41];
+	struct queue_claim *claim;
+	struct metric *claimed, *claim_lag, *rtt, *tasks, *errors;
+};
+
+static void *grow(void *array, size_t *max, size_t size)
+{
+	size_t n = *max ? *max * 2 : 16;
+	void *p = realloc(array, n * size);
+
+	if (p)
+		*max = n;
+	return p;
+}
+
+static struct unit *unit_new(struct fire *f, struct batch *b,
+			     const char *customer_key, const char *sent_line,
+			     const char *stats)
+{
+	struct unit *u;
+
+	if (b->n_units == b->max_units) {
+		struct unit *units = grow(b->units, &b->max_units, sizeof(*u));
+
+		if (!units)
+			return NULL;
+		b->units = units;
+	}
+	u = &b->units[b->n_units++];
+	memset(u, 0, sizeof(*u));
+	args_str(&u->args, "EVALSHA");
+	args_str(&u->args, f->commit_sha);
+	args_str(&u->args, "4");
+	args_fmt(&u->args, "dn:{p%" PRId32 "}:c:%s", b->partition,
+		 customer_key);
+	args_fmt(&u->args, "dn:{p%" PRId32 "}:q", b->partition);
+	args_fmt(&u->args, "dn:{p%" PRId32 "}:lease", b->partition);
+	args_fmt(&u->args, "dn:{p%" PRId32 "}:stats", b->partition);
+	args_fmt(&u->args, "%" PRId64, b->now);
+	args_str(&u->args, customer_key);
+	args_str(&u->args, sent_line);
+	args_str(&u->args, stats);
+	u->count_at = (size_t)u->args.argc;
+	args_str(&u->args, "0");
+	return u;
+}
+
+static void unit_invoice(struct unit *u, const char *id, const char *sv,
+			 size_t step, char mark, int64_t next_ms,
+			 const char *line)
+{
+	args_str(&u->args, id);
+	args_str(&u->args, sv);
+	args_fmt(&u->args, "%zu", step);
+	args_add(&u->args, &mark, 1);
+	args_fmt(&u->args, "%" PRId64, next_ms);
+	args_str(&u->args, line);
+	u->n_invoices++;
+}
+
+static void batch_release(struct batch *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->n_units; i++)
+		args_release(&b->units[i].args);
+	for (i = 0; i < b->n_out; i++)
+		free(b->out[i].msg.data);
+	free(b->units);
+	free(b->out);
+	memset(b, 0, sizeof(*b));
+}
+
+/* ---------------------------------------------------------------------- */
+/* Planning one customer                                                    */
+
+/* What is known of one invoice of the customer being planned. */
+struct candidate {
+	struct state_invoice *invoice;
+	bool claimed;
+	bool planned; /* action is valid */
+	struct schedule_action action;
+};
+
+/* An invoice not sent now: postponed, or suppressed with a reason. */
+struct quiet {
+	char id[STATE_ID_MAX];
+	const char *schedule_version;
+	size_t step;
+	char mark;
+	int64_t next_ms;
+	char line[160];
+	char field[64];
+};
+
+struct customer_plan {
+	struct fire *f;
+	struct batch *b;
+	const struct workflow_tenant *t;
+	struct state_customer *c;
+	const char *zone;
+	char customer_key[STATE_ID_MAX * 2 + 2];
+	char today[SCHEDULE_DAY_KEY_MAX];
+	int sent_in_window;
+	struct candidate *cands;
+	size_t n_cands;
+	struct quiet *quiet;
+	size_t n_quiet;
+	struct compose_item *sends;
+	size_t n_sends;
+};
+
+static int next_action(const struct customer_plan *p,
+		       const struct state_invoice *inv,
+		       struct schedule_action *out)
+{
+	struct schedule_facts facts = {0};
+	char err[256];
+	int rc;
+
+	facts.due_date = inv->due_date;
+	facts.time_zone = p->zone;
+	facts.amount_minor = inv->amount_minor - inv->paid_minor;
+	facts.currency = inv->currency;
+	facts.segment = p->c->segment;
+	facts.history = inv->steps;
+	facts.n_history = inv->n_steps;
+	facts.unanswered = inv->unanswered;
+	facts.escalated = inv->escalated;
+	facts.now_ms = p->b->now;
+	rc = schedule_next(p->t, &facts, out, err, sizeof(err));
+	if (rc)
+		log_warn("SCHED", "cannot plan invoice=%s tenant=%s: %s",
+			 inv->id, p->c->tenant, err);
+	return rc;
+}
+
+/* The next instant after marking step done now (0: nothing more). */
+static int64_t next_after(const struct customer_plan *p,
+			  const struct state_invoice *inv, size_t step,
+			  char mark)
+{
+	struct state_invoice *after = malloc(sizeof(*after));
+	struct schedule_action action;
+	int64_t next = 0;
+	size_t i;
+
+	if (!after)
+		return p->b->now + FIRE_RETRY_MS;
+	*after = *inv;
+	for (i = after->n_steps; i <= step && i < WORKFLOW_MAX_STEPS; i++)
+		after->steps[i] = (struct schedule_step_history){0, 0};
+	if (after->n_steps <= step)
+		after->n_steps = step + 1;
+	after->steps[step].done++;
+	after->steps[step].last_ms = p->b->now;
+	if (mark == 'r')
+		after->unanswered++;
+	if (mark == 'f')
+		after->escalated = true;
+	if (!next_action(p, after, &action) && !action.done)
+		next = action.fire_ms > p->b->now ? action.fire_ms
+						  : p->b->now + 1;
+	free(after);
+	return next;
+}
+
+static void quiet_add(struct customer_plan *p, const struct state_invoice *inv,
+		      size_t step, char mark, int64_t next_ms,
+		      const char *reason)
+{
+	struct quiet *q = &p->quiet[p->n_quiet++];
+
+	snprintf(q->id, sizeof(q->id), "%s", inv->id);
+	q->schedule_version = inv->schedule_version;
+	q->step = step;
+	q->mark = mark;
+	q->next_ms = next_ms;
+	q->line[0] = q->field[0] = '\0';
+	if (!reason)
+		return;
+	snprintf(q->line, sizeof(q->line), "suppressed %s %s", reason,
+		 p->t->steps[step].name);
+	snprintf(q->field, sizeof(q->field), "suppressed:%s", reason);
+}
+
+static void snapshot_fill(const struct customer_plan *p,
+			  const struct candidate *cand,
+			  struct decide_snapshot *s)
+{
+	const struct workflow_step *step = &p->t->steps[cand->action.step_index];
+	const struct state_invoice *inv = cand->invoice;
+
+	memset(s, 0, sizeof(*s));
+	s->status = DECIDE_INVOICE_OPEN;
+	s->outstanding_minor = inv->amount_minor - inv->paid_minor;
+	s->opt_in = p->c->opt_in == STATE_OPTED_IN    ? DECIDE_OPTED_IN
+		    : p->c->opt_in == STATE_OPTED_OUT ? DECIDE_OPTED_OUT
+						      : DECIDE_OPT_IN_UNKNOWN;
+	s->escalated = inv->escalated;
+	s->final_step = step->kind == WORKFLOW_STEP_FINAL;
+	s->sent_in_cap_window = p->sent_in_window;
+	s->now_ms = p->b->now;
+	s->planned_ms = cand->action.fire_ms;
+	s->deadline_ms = cand->action.deadline_ms;
+	s->send_minute = step->send_minute;
+	s->workflow = p->t;
+	s->time_zone = p->zone;
+}
+
+static void count_suppressed(struct fire *f, const char *reason)
+{
+	char labels[96];
+
+	snprintf(labels, sizeof(labels), "reason=\"%s\"", reason);
+	metrics_inc(f->metrics, "dunning_worker_reminders_suppressed_total",
+		    "reminders not sent, by reason", labels, 1);
+}
+
+static void send_add(struct customer_plan *p, const struct candidate *cand)
+{
+	p->sends[p->n_sends].invoice = cand->invoice;
+	p->sends[p->n_sends].action = cand->action;
+	p->n_sends++;
+}
+
+/* A claimed invoice whose time has come: decide, and keep it for the
+ * message or record why not. */
+static void decide_claimed(struct customer_plan *p, struct candidate *cand)
+{
+	const struct state_invoice *inv = cand->invoice;
+	size_t step = cand->action.step_index;
+	struct decide_snapshot snap;
+	struct decision d;
+	char err[256];
+
+	snapshot_fill(p, cand, &snap);
+	if (decide_evaluate(&snap, &d, err, sizeof(err))) {
+		log_warn("SCHED", "cannot decide invoice=%s: %s", inv->id, err);
+		quiet_add(p, inv, step, 'p', p->b->now + FIRE_RETRY_MS, NULL);
+	} else if (d.verdict == DECIDE_SEND) {
+		send_add(p, cand);
+	} else if (d.verdict == DECIDE_POSTPONE) {
+		quiet_add(p, inv, step, 'p', d.postpone_to_ms, NULL);
+	} else {
+		quiet_add(p, inv, step, 'x', next_after(p, inv, step, 'x'),
+			  decide_reason_name(d.reason));
+	}
+}
+
+/* A claimed invoice: plan it, and decide when its time has come. */
+static void plan_claimed(struct customer_plan *p, struct candidate *cand)
+{
+	struct state_invoice *inv = cand->invoice;
+
+	if (inv->status != 'o') {
+		quiet_add(p, inv, 0, 'p', 0, NULL); /* lease released */
+		return;
+	}
+	if (!cand->planned) {
+		quiet_add(p, inv, 0, 'p', p->b->now + FIRE_RETRY_MS, NULL);
+		return;
+	}
+	if (cand->action.done) {
+		quiet_add(p, inv, 0, 'p', 0, NULL); /* leaves the queue */
+		return;
+	}
+	if (cand->action.fire_ms > p->b->now) {
+		quiet_add(p, inv, cand->action.step_index, 'p',
+			  cand->action.fire_ms, NULL);
+		return;
+	}
+	decide_claimed(p, cand);
+}
+
+/* An invoice of the same customer not claimed now, due for a reminder on
+ * the same local day: it goes in the same message when it may be sent. */
+static void consider_companion(struct customer_plan *p, struct candidate *cand)
+{
+	struct decide_snapshot snap;
+	struct decision d;
+	char day[SCHEDULE_DAY_KEY_MAX];
+
+	if (cand->claimed || !cand->planned || cand->action.done ||
+	    cand->invoice->status != 'o' ||
+	    schedule_day_key(p->zone, cand->action.fire_ms, day, sizeof(day),
+			     NULL, 0) ||
+	    strcmp(day, p->today) != 0)
+		return;
+	snapshot_fill(p, cand, &snap);
+	if (snap.planned_ms > p->b->now)
+		snap.planned_ms = p->b->now;
+	if (decide_evaluate(&snap, &d, NULL, 0) == 0 &&
+	    d.verdict == DECIDE_SEND)
+		send_add(p, cand);
+}
+
+/* Loads the candidates: every invoice of the customer, claimed or not. */
+static int plan_begin(struct customer_plan *p, char **claimed_ids,
+		      size_t n_claimed)
+{
+	struct state_customer *c = p->c;
+	size_t i, k, n = c->n_invoices + n_claimed;
+
+	p->cands = calloc(n + 1, sizeof(*p->cands));
+	p->quiet = calloc(n + 1, sizeof(*p->quiet));
+	p->sends = calloc(n + 1, sizeof(*p->sends));
+	if (!p->cands || !p->quiet || !p->sends)
+		return DN_ERR_NOMEM;
+	for (i = 0; i < c->n_invoices; i++) {
+		struct candidate *cand = &p->cands[p->n_cands++];
+
+		cand->invoice = &c->invoices[i];
+		for (k = 0; k < n_claimed; k++)
+			if (strcmp(claimed_ids[k], c->invoices[i].id) == 0)
+				cand->claimed = true;
+		cand->planned = c->invoices[i].status == 'o' &&
+				c->invoices[i].has_due_date &&
+				next_action(p, &c->invoices[i],
+					    &cand->action) == 0;
+	}
+	return DN_OK;
+}
+
+static void plan_release(struct customer_plan *p)
+{
+	free(p->cands);
+	free(p->quiet);
+	free(p->sends);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Messages of one customer                                                 */
+
+static int compare_items(const void *a, const void *b)
+{
+	const struct compose_item *x = a, *y = b;
+
+	return strcmp(x->invoice->id, y->invoice->id);
+}
+
+static struct outgoing *outgoing_add(struct batch *b)
+{
+	if (b->n_out == b->max_out) {
+		struct outgoing *out = grow(b->out, &b->max_out, sizeof(*out));
+
+		if (!out)
+			return NULL;
+		b->out = out;
+	}
+	return &b->out[b->n_out++];
+}
+
+static char step_mark(const struct workflow_step *step)
+{
+	if (step->kind == WORKFLOW_STEP_FINAL)
+		return 'f';
+	return step->counts_as_reminder ? 'r' : 's';
+}
+
+/* The collector task that goes with a final message. */
+static void emit_task(struct customer_plan *p, const struct compose_item *items,
+		      size_t n)
+{
+	struct fire *f = p->f;
+	struct outgoing *o = outgoing_add(p->b);
+	char err[256];
+
+	if (!o)
+		return;
+	if (compose_task(p->t, p->c, items, n, p->b->now, &o->msg, err,
+			 sizeof(err))) {
+		log_error("SCHED", "cannot build collector task customer=%s: %s",
+			  p->customer_key, err);
+		p->b->n_out--;
+		return;
+	}
+	o->topic = config_str(f->cfg, "DUNNING_TOPIC_COLLECTIONS_TASKS");
+	snprintf(o->key, sizeof(o->key), "%s", p->customer_key);
+	metric_add(f->tasks, 1);
+}
+
+/* The commit of a sent message: every invoice advances past its step. */
+static void commit_sent(struct customer_plan *p, const struct compose_item *items,
+			size_t n, const struct compose_out *msg, bool final)
+{
+	char line[STATE_HIST_MAX / 2], stats[128], hist[COMPOSE_ID_MAX + 64];
+	struct unit *u;
+	size_t i, used;
+
+	used = (size_t)snprintf(line, sizeof(line), "%s%c%s%c%" PRId64 "%csent%c",
+				msg->id, STATE_SEP, msg->step, STATE_SEP,
+				p->b->now, STATE_SEP, STATE_SEP);
+	for (i = 0; i < n && used < sizeof(line); i++)
+		used += (size_t)snprintf(line + used, sizeof(line) - used,
+					 "%s%s", i ? "," : "",
+					 items[i].invoice->id);
+	snprintf(stats, sizeof(stats), "sent:%s%s", msg->step,
+		 final ? ",escalations" : "");
+	u = unit_new(p->f, p->b, p->customer_key, line, stats);
+	if (!u)
+		return;
+	u->has_send = true;
+	snprintf(hist, sizeof(hist), "sent %s %s", msg->step, msg->id);
+	for (i = 0; i < n; i++) {
+		const struct state_invoice *inv = items[i].invoice;
+		size_t step = items[i].action.step_index;
+		char mark = step_mark(&p->t->steps[step]);
+
+		unit_invoice(u, inv->id, inv->schedule_version, step, mark,
+			     next_after(p, inv, step, mark), hist);
+	}
+}
+
+static void emit_message(struct customer_plan *p, struct compose_item *items,
+			 size_t n)
+{
+	struct fire *f = p->f;
+	struct outgoing *o = outgoing_add(p->b);
+	char err[256], labels[96];
+	bool final;
+	size_t i;
+
+	if (!o || compose_command(p->t, p->c, items, n, p->b->now, &o->msg, err,
+				  sizeof(err))) {
+		log_error("SCHED", "cannot build send command customer=%s: %s",
+			  p->customer_key, o ? err : "out of memory");
+		if (o)
+			p->b->n_out--;
+		for (i = 0; i < n; i++)
+			quiet_add(p, items[i].invoice, items[i].action.step_index,
+				  'p', p->b->now + FIRE_RETRY_MS, NULL);
+		return;
+	}
+	o->topic = config_str(f->cfg, "DUNNING_TOPIC_WHATSAPP_SEND");
+	snprintf(o->key, sizeof(o->key), "%s", p->customer_key);
+	final = p->t->steps[compose_main_step(items, n)].kind ==
+		WORKFLOW_STEP_FINAL;
+	commit_sent(p, items, n, &o->msg, final);
+	snprintf(labels, sizeof(labels), "step=\"%s\"", o->msg.step);
+	metrics_inc(f->metrics, "dunning_worker_reminders_emitted_total",
+		    "send commands produced, by step", labels, 1);
+	log_debug("SCHED", "reminder emitted command=%s invoices=%zu",
+		  o->msg.id, n);
+	if (final && p->t->escalation.collector_task)
+		emit_task(p, items, n);
+}
+
+/* One message, or one per invoice under the frequency cap. */
+static void emit_all(struct customer_plan *p)
+{
+	size_t i;
+
+	if (p->n_sends == 0)
+		return;
+	qsort(p->sends, p->n_sends, sizeof(*p->sends), compare_items);
+	if (p->t->consolidation) {
+		emit_message(p, p->sends, p->n_sends);
+		return;
+	}
+	for (i = 0; i < p->n_sends; i++) {
+		const struct compose_item *it = &p->sends[i];
+
+		if (p->t->cap_max_messages > 0 &&
+		    p->sent_in_window >= p->t->cap_max_messages) {
+			quiet_add(p, it->invoice, it->action.step_index, 'x',
+				  next_after(p, it->invoice,
+					     it->action.step_index, 'x'),
+				  "frequency_cap");
+			continue;
+		}
+		emit_message(p, &p->sends[i], 1);
+		p->sent_in_window++;
+	}
+}
+
+/* The commit of every invoice not sent: postponed or suppressed. */
+static void commit_quiet(struct customer_plan *p)
+{
+	char stats[2048];
+	struct unit *u;
+	size_t i, used = 0;
+
+	if (p->n_quiet == 0)
+		return;
+	stats[0] = '\0';
+	for (i = 0; i < p->n_quiet; i++) {
+		if (!p->quiet[i].field[0] || used >= sizeof(stats) - 80)
+			continue;
+		used += (size_t)snprintf(stats + used, sizeof(stats) - used,
+					 "%s%s", used ? "," : "",
+					 p->quiet[i].field);
+		count_suppressed(p->f, p->quiet[i].field + 11);
+	}
+	u = unit_new(p->f, p->b, p->customer_key, "", stats);
+	if (!u)
+		return;
+	for (i = 0; i < p->n_quiet; i++) {
+		const struct quiet *q = &p->quiet[i];
+
+		unit_invoice(u, q->id, q->schedule_version, q->step, q->mark,
+			     q->next_ms, q->line);
+	}
+}
+
+static int sent_in_window(struct customer_plan *p)
+{
+	int64_t start = p->b->now;
+	int count = 0;
+	size_t i;
+
+	if (schedule_cap_window_start(p->t, p->zone, p->b->now, &start, NULL,
+				      0))
+		return 0;
+	for (i = 0; i < p->c->n_sends; i++)
+		if (p->c->sends[i] >= start)
+			count++;
+	return count;
+}
+
+static void plan_customer(struct fire *f, struct batch *b,
+			  struct state_customer *c, char **ids, size_t n_ids)
+{
+	struct customer_plan p = {0};
+	size_t i, k;
+
+	p.f = f;
+	p.b = b;
+	p.c = c;
+	p.t = workflow_tenant(f->wf, c->tenant);
+	p.zone = c->time_zone[0] ? c->time_zone : "UTC";
+	snprintf(p.customer_key, sizeof(p.customer_key), "%s/%s", c->tenant,
+		 c->customer_id);
+	if (schedule_day_key(p.zone, b->now, p.today, sizeof(p.today), NULL,
+			     0) ||
+	    plan_begin(&p, ids, n_ids)) {
+		plan_release(&p);
+		return;
+	}
+	p.sent_in_window = sent_in_window(&p);
+	for (i = 0; i < n_ids; i++) {
+		for (k = 0; k < p.n_cands; k++)
+			if (strcmp(p.cands[k].invoice->id, ids[i]) == 0)
+				break;
+		if (k < p.n_cands) {
+			plan_claimed(&p, &p.cands[k]);
+			continue;
+		}
+		/* No record: the lease is simply released. */
+		snprintf(p.quiet[p.n_quiet].id, STATE_ID_MAX, "%s", ids[i]);
+		p.quiet[p.n_quiet].schedule_version = "";
+		p.quiet[p.n_quiet].mark = 'p';
+		p.quiet[p.n_quiet].line[0] = p.quiet[p.n_quiet].field[0] = '\0';
+		p.n_quiet++;
+	}
+	if (p.n_sends && p.t->consolidation)
+		for (k = 0; k < p.n_cands; k++)
+			consider_companion(&p, &p.cands[k]);
+	emit_all(&p);
+	commit_quiet(&p);
+	plan_release(&p);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The batch                                                                */
+
+/* Claimed invoices of one customer. */
+struct claimed_customer {
+	char key[STATE_ID_MAX * 2 + 2];
+	char tenant[STATE_ID_MAX];
+	char customer_id[STATE_ID_MAX];
+	char *ids[QUEUE_BATCH_MAX];
+	size_t n_ids;
+};
+
+static int compare_entries(const void *a, const void *b)
+{
+	const struct queue_entry *x = a, *y = b;
+
+	return strcmp(x->member, y->member);
+}
+
+/* Groups the sorted claim by customer; ids point into the claim. */
+static size_t group_claim(struct queue_claim *claim,
+			  struct claimed_customer *groups, char *ids_store)
+{
+	char key[STATE_ID_MAX * 2 + 2];
+	size_t i, n = 0;
+
+	for (i = 0; i < claim->count; i++) {
+		char *id = ids_store + i * STATE_ID_MAX;
+		struct claimed_customer *g;
+
+		if (state_member_split(claim->entries[i].member,
+				       claim->entries[i].member_len, key, id))
+			continue;
+		g = n ? &groups[n - 1] : NULL;
+		if (!g || strcmp(g->key, key) != 0) {
+			g = &groups[n];
+			snprintf(g->key, sizeof(g->key), "%s", key);
+			g->n_ids = 0;
+			if (state_customer_key_split(key, g->tenant,
+						     g->customer_id))
+				continue;
+			n++;
+		}
+		g->ids[g->n_ids++] = id;
+	}
+	return n;
+}
+
+static void claim_metrics(struct fire *f, const struct queue_claim *claim,
+			  int64_t now)
+{
+	int64_t lag = 0;
+	size_t i;
+
+	for (i = 0; i < claim->count; i++)
+		if (claim->entries[i].due_ms >= 0 &&
+		    now - claim->entries[i].due_ms > lag)
+			lag = now - claim->entries[i].due_ms;
+	metric_add(f->claimed, (int64_t)claim->count);
+	metric_set(f->claim_lag, lag / clock_speed());
+	metric_set(f->rtt, store_last_rtt_us(f->store));
+}
+
+/* Reads every customer of the claim in one pipeline and plans each. */
+static int plan_groups(struct fire *f, struct batch *b,
+		       struct claimed_customer *groups, size_t n, char *err,
+		       size_t errlen)
+{
+	int *argcs = calloc(n, sizeof(*argcs));
+	const char ***argvs = calloc(n, sizeof(*argvs));
+	const char **argv = calloc(n * 2, sizeof(*argv));
+	char *keys = calloc(n, STATE_KEY_MAX);
+	redisReply **replies = calloc(n, sizeof(*replies));
+	int rc = DN_ERR_NOMEM;
+	size_t i;
+
+	if (!argcs || !argvs || !argv || !keys || !replies)
+		goto out;
+	for (i = 0; i < n; i++) {
+		state_customer_key(keys + i * STATE_KEY_MAX, STATE_KEY_MAX,
+				   b->partition, groups[i].tenant,
+				   groups[i].customer_id);
+		argv[2 * i] = "HGETALL";
+		argv[2 * i + 1] = keys + i * STATE_KEY_MAX;
+		argvs[i] = &argv[2 * i];
+		argcs[i] = 2;
+	}
+	rc = store_pipeline(f->store, n, argcs,
+			    (const char *const *const *)argvs, NULL, replies);
+	if (rc) {
+		dn_fail(rc, err, errlen, "cannot read customers: %s",
+			store_error(f->store));
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		struct state_customer c;
+		char why[256];
+
+		if (state_customer_parse(replies[i], groups[i].tenant,
+					 groups[i].customer_id, &c, why,
+					 sizeof(why)) == 0)
+			plan_customer(f, b, &c, groups[i].ids, groups[i].n_ids);
+		else
+			log_error("REDIS", "%s", why);
+		state_customer_release(&c);
+		store_reply_free(replies[i]);
+	}
+out:
+	free(argcs);
+	free(argvs);
+	free(argv);
+	free(keys);
+	free(replies);
+	return rc;
+}
+
+/* Produces every message and waits for the broker to acknowledge them. */
+static int produce_all(struct fire *f, struct batch *b, char *err,
+		       size_t errlen)
+{
+	uint64_t failed = kafka_producer_failed(f->producer);
+	size_t i;
+	int rc;
+
+	if (b->n_out == 0)
+		return DN_OK;
+	for (i = 0; i < b->n_out; i++) {
+		struct outgoing *o = &b->out[i];
+
+		rc = kafka_producer_send(f->producer, o->topic, o->key,
+					 strlen(o->key), o->msg.data,
+					 o->msg.len, NULL, err, errlen);
+		if (rc)
+			return rc;
+	}
+	if (kafka_producer_flush(f->producer, f->settings.flush_timeout_ms))
+		return dn_fail(DN_ERR_KAFKA, err, errlen,
+			       "%zu messages not acknowledged in %d ms",
+			       b->n_out, f->settings.flush_timeout_ms);
+	if (kafka_producer_failed(f->producer) != failed)
+		return dn_fail(DN_ERR_KAFKA, err, errlen,
+			       "the broker refused some of %zu messages",
+			       b->n_out);
+	return DN_OK;
+}
+
+static int commit_load(struct fire *f)
+{
+	const char *argv[] = {"SCRIPT", "LOAD", commit_lua};
+	redisReply *reply = store_command(f->store, 3, argv, NULL);
+	int ok = reply && reply->type == REDIS_REPLY_STRING;
+
+	store_reply_free(reply);
+	return ok ? DN_OK : DN_ERR_REDIS;
+}
+
+/* Runs one commit.lua call, loading the script if the server lost it. */
+static redisReply *commit_one(struct fire *f, struct unit *u)
+{
+	const char **argv = calloc((size_t)u->args.argc, sizeof(*argv));
+	redisReply *reply;
+	char count[24];
+	int k;
+
+	if (!argv)
+		return NULL;
+	for (k = 0; k < u->args.argc; k++)
+		argv[k] = u->args.buf + u->args.offs[k];
+	snprintf(count, sizeof(count), "%zu", u->n_invoices);
+	argv[u->count_at] = count;
+	u->args.lens[u->count_at] = strlen(count);
+	reply = store_command(f->store, u->args.argc, argv, u->args.lens);
+	if (reply && reply->type == REDIS_REPLY_ERROR &&
+	    strncmp(reply->str, "NOSCRIPT", 8) == 0 && commit_load(f) == 0) {
+		store_reply_free(reply);
+		reply = store_command(f->store, u->args.argc, argv,
+				      u->args.lens);
+	}
+	free(argv);
+	return reply;
+}
+
+/* Runs the commits of the batch; sends only when they were acknowledged. */
+static int commit_all(struct fire *f, struct batch *b, bool sends_ok,
+		      char *err, size_t errlen)
+{
+	size_t i;
+
+	for (i = 0; i < b->n_units; i++) {
+		struct unit *u = &b->units[i];
+		redisReply *reply;
+		int rc = DN_OK;
+
+		if ((u->has_send && !sends_ok) || u->n_invoices == 0 ||
+		    u->args.oom)
+			continue;
+		reply = commit_one(f, u);
+		if (!reply || reply->type == REDIS_REPLY_ERROR)
+			rc = dn_fail(DN_ERR_REDIS, err, errlen,
+				     "cannot commit decisions: %s",
+				     reply ? reply->str : store_error(f->store));
+		store_reply_free(reply);
+		if (rc)
+			return rc;
+	}
+	return DN_OK;
+}
+
+int fire_partition(struct fire *f, int32_t partition, struct fire_result *res,
+		   char *err, size_t errlen)
+{
+	struct batch b = {0};
+	struct claimed_customer *groups = NULL;
+	char *ids = NULL;
+	size_t n_groups;
+	int rc, sent;
+
+	b.partition = partition;
+	b.now = clock_now_ms();
+	rc = queue_claim(f->store, f->claim_script, partition, b.now,
+			 clock_real_now_ms(), f->settings.lease_ms,
+			 f->settings.batch, f->claim, err, errlen);
+	res->claimed = f->claim->count;
+	res->next_due_ms = f->claim->next_due_ms;
+	res->next_lease_ms = f->claim->next_lease_ms;
+	if (rc || f->claim->count == 0)
+		goto out;
+	claim_metrics(f, f->claim, b.now);
+
+	qsort(f->claim->entries, f->claim->count, sizeof(struct queue_entry),
+	      compare_entries);
+	groups = calloc(f->claim->count, sizeof(*groups));
+	ids = calloc(f->claim->count, STATE_ID_MAX);
+	if (!groups || !ids) {
+		rc = dn_fail(DN_ERR_NOMEM, err, errlen, "out of memory");
+		goto out;
+	}
+	n_groups = group_claim(f->claim, groups, ids);
+	rc = plan_groups(f, &b, groups, n_groups, err, errlen);
+	if (rc)
+		goto out;
+
+	/* Effectively once: acknowledged sends first, then the commit. */
+	sent = produce_all(f, &b, err, errlen);
+	if (sent)
+		log_warn("KAFKA", "sends not acknowledged, entries stay leased "
+			 "partition=%" PRId32 ": %s", partition, err);
+	rc = commit_all(f, &b, sent == DN_OK, err, errlen);
+	if (!rc && sent)
+		rc = DN_ERR_KAFKA;
+out:
+	if (rc)
+		metric_add(f->errors, 1);
+	free(groups);
+	free(ids);
+	batch_release(&b);
+	queue_claim_release(f->claim);
+	return rc;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Life cycle                                                               */
+
+static void sha1_hex(const char *text, char *out)
+{
+	unsigned char digest[EVP_MAX_MD_SIZE];
+	unsigned int n = 0, i;
+
+	EVP_Digest(text, strlen(text), digest, &n, EVP_sha1(), NULL);
+	for (i = 0; i < n && i < 20; i++)
+		snprintf(out + 2 * i, 3, "%02x", digest[i]);
+}
+
+struct fire *fire_new(const struct config *cfg, struct store *store,
+		      struct kafka_producer *producer,
+		      const struct workflow *wf, struct metrics *metrics,
+		      const struct fire_settings *settings, char *err,
+		      size_t errlen)
+{
+	struct fire *f = calloc(1, sizeof(*f));
+
+	if (!f || !(f->claim = calloc(1, sizeof(*f->claim)))) {
+		free(f);
+		dn_fail(DN_ERR_NOMEM, err, errlen, "out of memory");
+		return NULL;
+	}
+	f->cfg = cfg;
+	f->store = store;
+	f->producer = producer;
+	f->wf = wf;
+	f->metrics = metrics;
+	f->settings = *settings;
+	f->claim_script = queue_register(store);
+	sha1_hex(commit_lua, f->commit_sha);
+	f->claimed = metrics_series(metrics, METRIC_COUNTER,
+				    "dunning_worker_claimed_total",
+				    "delay-queue entries claimed", NULL);
+	f->claim_lag = metrics_series(
+		metrics, METRIC_GAUGE, "dunning_worker_claim_lag_ms",
+		"real ms between the oldest entry's instant and its claim, "
+		"last batch", NULL);
+	f->rtt = metrics_series(metrics, METRIC_GAUGE,
+				"dunning_worker_redis_rtt_us",
+				"round-trip time of the last Redis command", NULL);
+	f->tasks = metrics_series(metrics, METRIC_COUNTER,
+				  "dunning_worker_collector_tasks_total",
+				  "collector tasks produced", NULL);
+	f->errors = metrics_series(metrics, METRIC_COUNTER,
+				   "dunning_worker_fire_errors_total",
+				   "batches that failed and will be retried",
+				   NULL);
+	return f;
+}
+
+void fire_free(struct fire *f)
+{
+	if (!f)
+		return;
+	free(f->claim);
+	free(f);
+}

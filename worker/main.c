@@ -1,0 +1,67 @@
+/* main.c: dunning-worker, invoice events in, reminders out at their time. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "clock.h"
+#include "config.h"
+#include "engine.h"
+#include "logger.h"
+#include "shutdown.h"
+#include "workflow.h"
+
+#include <stdio.h>
+
+static struct workflow *load_workflow(const struct config *cfg)
+{
+	struct workflow *wf = NULL;
+	char err[1024];
+
+	if (workflow_load_file(config_str(cfg, "DUNNING_WORKER_WORKFLOW"), &wf,
+			       err, sizeof(err)) ||
+	    workflow_check_catalogue(wf, config_str(cfg,
+						    "DUNNING_WORKER_TEMPLATES"),
+				     err, sizeof(err))) {
+		log_error("CONF", "%s", err);
+		workflow_free(wf);
+		return NULL;
+	}
+	return wf;
+}
+
+int main(void)
+{
+	const struct config_key *const tables[] = {config_common_keys,
+						   engine_config_keys, NULL};
+	struct workflow *wf = NULL;
+	struct engine *engine = NULL;
+	struct config *cfg;
+	char err[1024];
+	int status = 1;
+
+	logger_init("worker", LOG_LEVEL_INFO);
+	cfg = config_load(tables, err, sizeof(err));
+	if (!cfg) {
+		log_error("CONF", "%s", err);
+		return 2;
+	}
+	logger_init("worker", (enum log_level)logger_level_parse(
+				      config_str(cfg, "DUNNING_LOG_LEVEL")));
+	clock_configure(cfg);
+	shutdown_install();
+
+	wf = load_workflow(cfg);
+	if (!wf)
+		goto out;
+	engine = engine_new(cfg, wf, err, sizeof(err));
+	if (!engine) {
+		log_error("SCHED", "cannot start: %s", err);
+		goto out;
+	}
+	printf("listening=127.0.0.1:%d\n", engine_http_port(engine));
+	fflush(stdout);
+	status = engine_run(engine) ? 1 : 0;
+
+out:
+	engine_free(engine);
+	workflow_free(wf);
+	config_free(cfg);
+	return status;
+}
