@@ -162,7 +162,9 @@ $(BUILD)/tests/$(1): tests/$(1).c $(TEST_SUPPORT) \
 		$(foreach c,$(call test_component,$(1)),$(BUILD)/lib$(c).a) \
 		$(LIBDUNNING) $(PROTO_H)
 	@mkdir -p $$(dir $$@)
-	$(CC) $(CPPFLAGS) -Itests/support $(CFLAGS) -c -o $$@.o $$<
+	$(CC) $(CPPFLAGS) -Itests/support \
+		$(addprefix -I,$(call test_component,$(1))) $(CFLAGS) \
+		-c -o $$@.o $$<
 	$(CXX) $(LDFLAGS) -o $$@ $$@.o $(TEST_SUPPORT) \
 		$(foreach c,$(call test_component,$(1)),$(BUILD)/lib$(c).a) \
 		$(LIBDUNNING) $(LDLIBS) $(CMOCKA_LIBS)
