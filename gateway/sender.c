@@ -782,6 +782,8 @@ static void on_revoked(void *ctx, const struct kafka_partition *parts,
 	char err[256];
 	size_t i;
 
+	if (!s->progress)
+		return;
 	for (i = 0; i < count; i++)
 		progress_revoke(s->progress, parts[i].topic,
 				parts[i].partition);
@@ -965,6 +967,7 @@ void sender_free(struct sender *s)
 		kafka_producer_on_delivery(s->producer, NULL, NULL);
 	kafka_producer_free(s->producer);
 	progress_free(s->progress);
+	s->progress = NULL; /* the consumer's last revoke must not reach it */
 	kafka_consumer_free(s->consumer);
 	pacing_free(s->pacing);
 	registry_free(s->registry);
