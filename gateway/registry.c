@@ -157,31 +157,54 @@ int registry_accepted(struct registry *r, const char *command_id,
 		      const char *wa_id, const char *phone, const char *tenant,
 		      const char *customer, char *err, size_t errlen)
 {
-	char cmd_key[KEY_MAX], msg_key[KEY_MAX], ttl[24];
-	const char *accept[] = {"HSET",  cmd_key,  "state", "accepted",
-				"wa_message_id", wa_message_id};
+	char cmd_key[KEY_MAX], msg_key[KEY_MAX], id_key[KEY_MAX];
+	char phone_key[KEY_MAX], owner[2 * REGISTRY_NAME_MAX + 2];
+	char msg_ttl[24], user_ttl[24];
 	const char *message[] = {"HSET",     msg_key,  "tenant", tenant,
 				 "customer", customer, "command", command_id,
-				 "wa_id", wa_id};
-	const char *expire[] = {"PEXPIRE", msg_key, ttl};
+				 "wa_id", wa_id ? wa_id : ""};
+	const char *expire[] = {"PEXPIRE", msg_key, msg_ttl};
+	const char *by_id[] = {"SET", id_key, owner, "PX", user_ttl};
+	const char *by_phone[] = {"SET", phone_key, owner, "PX", user_ttl};
+	const char *accept[] = {"HSET",  cmd_key,  "state", "accepted",
+				"wa_message_id", wa_message_id};
+	const char *const *argvs[5] = {message, expire, accept, by_id,
+				       by_phone};
+	int argcs[5] = {10, 3, 6, 5, 5};
+	redisReply *replies[5] = {NULL};
+	size_t i, count = 3;
 	int rc;
 
 	if (key_format(cmd_key, "cmd", command_id, NULL, NULL) ||
 	    key_format(msg_key, "msg", wa_message_id, NULL, NULL))
 		return dn_fail(DN_ERR_TOO_LARGE, err, errlen, "id too long");
-	snprintf(ttl, sizeof(ttl), "%lld", MESSAGE_TTL_MS);
-	rc = run(r, 10, message, err, errlen);
-	if (!rc)
-		rc = run(r, 3, expire, err, errlen);
-	if (!rc && wa_id && *wa_id)
-		rc = registry_user_remember(r, phone_number_id, wa_id, tenant,
-					    customer, err, errlen);
-	if (!rc && phone && *phone)
-		rc = registry_user_remember(r, phone_number_id,
-					    digits_of(phone), tenant, customer,
-					    err, errlen);
-	if (!rc)
-		rc = run(r, 6, accept, err, errlen);
+	snprintf(msg_ttl, sizeof(msg_ttl), "%lld", MESSAGE_TTL_MS);
+	snprintf(user_ttl, sizeof(user_ttl), "%lld", USER_TTL_MS);
+	snprintf(owner, sizeof(owner), "%s/%s", tenant, customer);
+
+	/* The identities WhatsApp knows the customer by, when given. */
+	if (wa_id && *wa_id &&
+	    !key_format(id_key, "who", phone_number_id, ":", wa_id))
+		argvs[count++] = by_id;
+	if (phone && *phone &&
+	    !key_format(phone_key, "who", phone_number_id, ":",
+			digits_of(phone)))
+		argvs[count++] = by_phone;
+
+	/* One round trip; every command is idempotent, as a pipeline
+	 * replayed on a new connection requires. */
+	rc = store_pipeline(r->store, count, argcs,
+			    (const char *const *const *)argvs, NULL,
+			    replies);
+	if (rc)
+		dn_fail(DN_ERR_REDIS, err, errlen, "redis: %s",
+			store_error(r->store));
+	for (i = 0; i < count; i++) {
+		if (!rc && replies[i] && replies[i]->type == REDIS_REPLY_ERROR)
+			rc = dn_fail(DN_ERR_REDIS, err, errlen, "redis: %s",
+				     replies[i]->str);
+		store_reply_free(replies[i]);
+	}
 	return rc;
 }
 
