@@ -247,8 +247,11 @@ static int pipeline_once(struct store *s, size_t count, const int *argcs,
 				       lens ? lens[i] : NULL);
 	for (i = 0; i < count; i++) {
 		if (redisGetReply(s->ctx, &reply) != REDIS_OK) {
-			while (i > 0)
+			/* Callers free what is not NULL: leave nothing. */
+			while (i > 0) {
 				freeReplyObject(replies[--i]);
+				replies[i] = NULL;
+			}
 			return DN_ERR_REDIS;
 		}
 		replies[i] = reply;
@@ -263,6 +266,7 @@ int store_pipeline(struct store *s, size_t count, const int *argcs,
 	int attempt;
 	int64_t start;
 
+	memset(replies, 0, count * sizeof(*replies));
 	for (attempt = 0; attempt < 2; attempt++) {
 		if (connection_broken(s) && reconnect(s))
 			break;

@@ -48,7 +48,7 @@ redisReply *store_commandf(struct store *s, const char *fmt, ...);
  * order. On a broken connection the whole pipeline is sent again once on
  * a new connection, so pipelined commands must be idempotent.
  * replies[i] receives each reply (caller frees each). Returns 0 or
- * DN_ERR_REDIS.
+ * DN_ERR_REDIS; on error every replies[i] is NULL.
  */
 int store_pipeline(struct store *s, size_t count, const int *argcs,
 		   const char *const *const *argvs, const size_t *const *lens,

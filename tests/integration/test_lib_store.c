@@ -111,6 +111,27 @@ static void test_pipeline_returns_replies_in_order(void **state)
 	store_free(s);
 }
 
+static void test_failed_pipeline_leaves_no_reply_to_free(void **state)
+{
+	struct store *s = store_new(redis_url(), 2000, NULL, 0);
+	const char *ping[] = { "PING" };
+	const char *quit[] = { "QUIT" };
+	const char *const *argvs[] = { ping, quit, ping };
+	const int argcs[] = { 1, 1, 1 };
+	redisReply *replies[3] = { NULL, NULL, NULL };
+	int i;
+
+	(void)state;
+	/* QUIT answers then closes, on the first try and on the retry, so
+	 * the pipeline fails after replies were read; callers free every
+	 * non-NULL reply, which must then be none. */
+	assert_int_equal(store_pipeline(s, 3, argcs, argvs, NULL, replies),
+			 DN_ERR_REDIS);
+	for (i = 0; i < 3; i++)
+		assert_null(replies[i]);
+	store_free(s);
+}
+
 static void test_malformed_url_names_the_setting(void **state)
 {
 	char err[256];
@@ -141,6 +162,7 @@ int main(void)
 			test_killed_connection_is_made_again_transparently),
 		cmocka_unit_test(test_script_is_loaded_again_after_a_flush),
 		cmocka_unit_test(test_pipeline_returns_replies_in_order),
+		cmocka_unit_test(test_failed_pipeline_leaves_no_reply_to_free),
 		cmocka_unit_test(test_malformed_url_names_the_setting),
 		cmocka_unit_test(
 			test_unreachable_server_is_reported_with_address),
