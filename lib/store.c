@@ -121,8 +121,13 @@ static int connect_once(struct store *s)
 	reply = redisCommand(s->ctx, "SELECT %d", s->db);
 	if (!reply || reply->type == REDIS_REPLY_ERROR) {
 		snprintf(s->error, sizeof(s->error),
-			 "cannot select redis database %d", s->db);
+			 "cannot select redis database %d: %.200s", s->db,
+			 reply ? reply->str : s->ctx->errstr);
 		freeReplyObject(reply);
+		/* A live connection on database 0 would look healthy to the
+		 * next command and write into the wrong database. */
+		redisFree(s->ctx);
+		s->ctx = NULL;
 		return DN_ERR_REDIS;
 	}
 	freeReplyObject(reply);

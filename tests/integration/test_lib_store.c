@@ -132,6 +132,59 @@ static void test_failed_pipeline_leaves_no_reply_to_free(void **state)
 	store_free(s);
 }
 
+/* Denies or allows SELECT to every connection of the default user. */
+static void select_allowed(struct store *admin, int allowed)
+{
+	redisReply *r = store_commandf(admin, "ACL SETUSER default %s",
+				       allowed ? "+select" : "-select");
+
+	assert_non_null(r);
+	assert_int_equal(r->type, REDIS_REPLY_STATUS);
+	store_reply_free(r);
+}
+
+static void
+test_connection_that_cannot_select_its_database_is_not_used(void **state)
+{
+	struct store *admin = store_new(redis_url(), 2000, NULL, 0);
+	struct store *db0 = store_new(redis_url(), 2000, NULL, 0);
+	char url[256], err[256];
+	struct store *s;
+	redisReply *r;
+	long long id;
+
+	(void)state;
+	snprintf(url, sizeof(url), "%s/3", redis_url());
+	s = store_new(url, 300, NULL, 0);
+	assert_non_null(s);
+	r = store_commandf(s, "CLIENT ID");
+	id = r->integer;
+	store_reply_free(r);
+
+	/* A new connection that cannot SELECT is refused, not leaked. */
+	select_allowed(admin, 0);
+	assert_null(store_new(url, 300, err, sizeof(err)));
+	assert_non_null(strstr(err, "database 3"));
+
+	/* Dropped while SELECT is denied: the command fails... */
+	store_reply_free(store_commandf(admin, "CLIENT KILL ID %lld", id));
+	assert_null(store_commandf(s, "SET where db3"));
+	select_allowed(admin, 1);
+
+	/* ...and the next one still lands in database 3, never in 0. */
+	store_reply_free(store_commandf(s, "SET where db3"));
+	r = store_commandf(db0, "EXISTS where");
+	assert_int_equal(r->integer, 0);
+	store_reply_free(r);
+	r = store_commandf(s, "GET where");
+	assert_non_null(r);
+	assert_string_equal(r->str, "db3");
+	store_reply_free(r);
+	store_free(s);
+	store_free(db0);
+	store_free(admin);
+}
+
 static void test_malformed_url_names_the_setting(void **state)
 {
 	char err[256];
@@ -163,6 +216,8 @@ int main(void)
 		cmocka_unit_test(test_script_is_loaded_again_after_a_flush),
 		cmocka_unit_test(test_pipeline_returns_replies_in_order),
 		cmocka_unit_test(test_failed_pipeline_leaves_no_reply_to_free),
+		cmocka_unit_test(
+			test_connection_that_cannot_select_its_database_is_not_used),
 		cmocka_unit_test(test_malformed_url_names_the_setting),
 		cmocka_unit_test(
 			test_unreachable_server_is_reported_with_address),
