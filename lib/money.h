@@ -20,10 +20,10 @@
 
 /* What to do with decimals beyond the currency's exponent. */
 enum money_rounding {
-	MONEY_ROUND_REJECT = 0,   /* refuse the amount (the default) */
-	MONEY_ROUND_HALF_EVEN,    /* banker's rounding: 0.125 -> 0.12 */
-	MONEY_ROUND_HALF_UP,      /* half away from zero: 0.125 -> 0.13 */
-	MONEY_ROUND_TRUNCATE,     /* toward zero: 0.129 -> 0.12 */
+	MONEY_ROUND_REJECT = 0, /* refuse the amount (the default) */
+	MONEY_ROUND_HALF_EVEN,	/* banker's rounding: 0.125 -> 0.12 */
+	MONEY_ROUND_HALF_UP,	/* half away from zero: 0.125 -> 0.13 */
+	MONEY_ROUND_TRUNCATE,	/* toward zero: 0.129 -> 0.12 */
 };
 
 /* Longest decimal text money_format writes, terminator included. */

@@ -18,7 +18,8 @@ using i18n::phonenumbers::NullLogger;
 using i18n::phonenumbers::PhoneNumber;
 using i18n::phonenumbers::PhoneNumberUtil;
 
-namespace {
+namespace
+{
 
 // Longest input accepted; anything longer is not a phone number.
 const size_t kInputMax = 64;
@@ -30,9 +31,8 @@ const PhoneNumberUtil &util()
 	static std::once_flag once;
 	PhoneNumberUtil *instance = PhoneNumberUtil::GetInstance();
 
-	std::call_once(once, [instance] {
-		instance->SetLogger(new NullLogger());
-	});
+	std::call_once(once,
+		       [instance] { instance->SetLogger(new NullLogger()); });
 	return *instance;
 }
 

@@ -8,9 +8,10 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const month_names[] = {
-	"January", "February", "March",	    "April",   "May",	   "June",
-	"July",	   "August",   "September", "October", "November", "December"};
+static const char *const month_names[] = { "January", "February", "March",
+					   "April",   "May",	  "June",
+					   "July",    "August",	  "September",
+					   "October", "November", "December" };
 
 int civil_format_parse(const char *name)
 {
@@ -18,9 +19,10 @@ int civil_format_parse(const char *name)
 		const char *name;
 		enum civil_format format;
 	} names[] = {
-		{"iso", CIVIL_ISO}, {"y-m-d", CIVIL_ISO}, {"us", CIVIL_US},
-		{"m/d/y", CIVIL_US}, {"eu", CIVIL_EU},	  {"d/m/y", CIVIL_EU},
-		{"dots", CIVIL_DOTS}, {"d.m.y", CIVIL_DOTS},
+		{ "iso", CIVIL_ISO },	{ "y-m-d", CIVIL_ISO },
+		{ "us", CIVIL_US },	{ "m/d/y", CIVIL_US },
+		{ "eu", CIVIL_EU },	{ "d/m/y", CIVIL_EU },
+		{ "dots", CIVIL_DOTS }, { "d.m.y", CIVIL_DOTS },
 	};
 	size_t i;
 
@@ -37,8 +39,8 @@ static bool leap_year(int year)
 
 static int month_length(int year, int month)
 {
-	static const int lengths[] = {31, 28, 31, 30, 31, 30,
-				      31, 31, 30, 31, 30, 31};
+	static const int lengths[] = { 31, 28, 31, 30, 31, 30,
+				       31, 31, 30, 31, 30, 31 };
 
 	return month == 2 && leap_year(year) ? 29 : lengths[month - 1];
 }
@@ -101,8 +103,8 @@ static bool split_parts(const char *text, size_t len, enum civil_format format,
 int civil_parse(const char *text, size_t len, enum civil_format format,
 		struct civil_date *out, char *err, size_t errlen)
 {
-	static const char *const shapes[] = {"YYYY-MM-DD", "M/D/YYYY",
-					     "D/M/YYYY", "D.M.YYYY"};
+	static const char *const shapes[] = { "YYYY-MM-DD", "M/D/YYYY",
+					      "D/M/YYYY", "D.M.YYYY" };
 	int shown = (int)(len > 32 ? 32 : len);
 	int year, month, day;
 
@@ -120,8 +122,8 @@ int civil_parse(const char *text, size_t len, enum civil_format format,
 			       month);
 	if (day < 1 || day > month_length(year, month))
 		return dn_fail(DN_ERR_INVALID, err, errlen,
-			       "'%.*s': day %d does not exist in %s %d",
-			       shown, text, day, month_names[month - 1], year);
+			       "'%.*s': day %d does not exist in %s %d", shown,
+			       text, day, month_names[month - 1], year);
 	out->year = year;
 	out->month = month;
 	out->day = day;

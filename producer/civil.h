@@ -20,10 +20,10 @@ struct civil_date {
 };
 
 enum civil_format {
-	CIVIL_ISO,   /* 2013-01-15 (also the UBL xs:date) */
-	CIVIL_US,    /* 1/15/2013 or 01/15/2013 (month/day/year) */
-	CIVIL_EU,    /* 15/01/2013 (day/month/year) */
-	CIVIL_DOTS,  /* 15.01.2013 (day.month.year, German style) */
+	CIVIL_ISO,  /* 2013-01-15 (also the UBL xs:date) */
+	CIVIL_US,   /* 1/15/2013 or 01/15/2013 (month/day/year) */
+	CIVIL_EU,   /* 15/01/2013 (day/month/year) */
+	CIVIL_DOTS, /* 15.01.2013 (day.month.year, German style) */
 };
 
 /* Parses "iso", "us", "eu" or "dots" (also "m/d/y", "d/m/y", "y-m-d",

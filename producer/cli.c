@@ -23,24 +23,24 @@
 #include <string.h>
 
 #define EXIT_REJECTED 1
-#define EXIT_USAGE 2
+#define EXIT_USAGE    2
 
 const struct config_key producer_config_keys[] = {
-	{"DUNNING_PRODUCER_CURRENCY", CONFIG_STRING, "USD", 0, 0, NULL, false,
-	 false, "ISO 4217 currency of exports that state none (--currency)"},
-	{"DUNNING_PRODUCER_PHONE_REGION", CONFIG_STRING, "ES", 0, 0, NULL,
-	 false, false,
-	 "region (ISO 3166-1 alpha-2) of phone numbers written in national "
-	 "format (--phone-region)"},
-	{"DUNNING_PRODUCER_ROUNDING", CONFIG_CHOICE, "reject", 0, 0,
-	 "reject|half-even|half-up|truncate", false, false,
-	 "what to do with more decimals than the currency has (--rounding)"},
-	{"DUNNING_PRODUCER_REJECT_FILE", CONFIG_STRING, "rejects.csv", 0, 0,
-	 NULL, false, false,
-	 "CSV file of rejected rows, written only if any (--reject-file)"},
-	{"DUNNING_PRODUCER_DELIVERY_TIMEOUT_MS", CONFIG_INT, "120000", 1000,
-	 3600000, NULL, false, false,
-	 "how long to wait for Kafka's delivery reports at the end"},
+	{ "DUNNING_PRODUCER_CURRENCY", CONFIG_STRING, "USD", 0, 0, NULL, false,
+	  false, "ISO 4217 currency of exports that state none (--currency)" },
+	{ "DUNNING_PRODUCER_PHONE_REGION", CONFIG_STRING, "ES", 0, 0, NULL,
+	  false, false,
+	  "region (ISO 3166-1 alpha-2) of phone numbers written in national "
+	  "format (--phone-region)" },
+	{ "DUNNING_PRODUCER_ROUNDING", CONFIG_CHOICE, "reject", 0, 0,
+	  "reject|half-even|half-up|truncate", false, false,
+	  "what to do with more decimals than the currency has (--rounding)" },
+	{ "DUNNING_PRODUCER_REJECT_FILE", CONFIG_STRING, "rejects.csv", 0, 0,
+	  NULL, false, false,
+	  "CSV file of rejected rows, written only if any (--reject-file)" },
+	{ "DUNNING_PRODUCER_DELIVERY_TIMEOUT_MS", CONFIG_INT, "120000", 1000,
+	  3600000, NULL, false, false,
+	  "how long to wait for Kafka's delivery reports at the end" },
 	CONFIG_KEY_END,
 };
 
@@ -88,7 +88,8 @@ static int set_format(struct cli_args *a, const char *v, char *err,
 	if (format < 0)
 		return dn_fail(DN_ERR_INVALID, err, errlen,
 			       "format '%s' is not csv, ubl, jsonl or "
-			       "customers", v);
+			       "customers",
+			       v);
 	a->import.format = (enum import_format)format;
 	return DN_OK;
 }
@@ -138,6 +139,14 @@ static int set_delimiter(struct cli_args *a, const char *v, char *err,
 	return DN_OK;
 }
 
+static int set_decimal_comma(struct cli_args *a, const char *v, char *err,
+			     size_t errlen)
+{
+	(void)v, (void)err, (void)errlen;
+	a->import.decimal_comma = true;
+	return DN_OK;
+}
+
 static int set_dry_run(struct cli_args *a, const char *v, char *err,
 		       size_t errlen)
 {
@@ -154,16 +163,14 @@ static int set_replay(struct cli_args *a, const char *v, char *err,
 	return DN_OK;
 }
 
-static int set_help(struct cli_args *a, const char *v, char *err,
-		    size_t errlen)
+static int set_help(struct cli_args *a, const char *v, char *err, size_t errlen)
 {
 	(void)v, (void)err, (void)errlen;
 	a->help = true;
 	return DN_OK;
 }
 
-static int set_seed(struct cli_args *a, const char *v, char *err,
-		    size_t errlen)
+static int set_seed(struct cli_args *a, const char *v, char *err, size_t errlen)
 {
 	long long n;
 	int rc = parse_number(v, 0, INT64_MAX, &n, err, errlen);
@@ -192,8 +199,7 @@ static int set_invoices(struct cli_args *a, const char *v, char *err,
 	return rc;
 }
 
-static int set_days(struct cli_args *a, const char *v, char *err,
-		    size_t errlen)
+static int set_days(struct cli_args *a, const char *v, char *err, size_t errlen)
 {
 	long long n;
 	int rc = parse_number(v, 1, 3660, &n, err, errlen);
@@ -205,8 +211,7 @@ static int set_days(struct cli_args *a, const char *v, char *err,
 static int set_start(struct cli_args *a, const char *v, char *err,
 		     size_t errlen)
 {
-	return civil_parse(v, strlen(v), CIVIL_ISO, &a->gen.start, err,
-			   errlen);
+	return civil_parse(v, strlen(v), CIVIL_ISO, &a->gen.start, err, errlen);
 }
 
 static int set_out_dir(struct cli_args *a, const char *v, char *err,
@@ -225,8 +230,7 @@ static int set_ledger(struct cli_args *a, const char *v, char *err,
 	return DN_OK;
 }
 
-static int set_out(struct cli_args *a, const char *v, char *err,
-		   size_t errlen)
+static int set_out(struct cli_args *a, const char *v, char *err, size_t errlen)
 {
 	(void)err, (void)errlen;
 	a->out = v;
@@ -237,55 +241,57 @@ static int set_out(struct cli_args *a, const char *v, char *err,
 /* Option tables                                                           */
 
 static const struct cli_option import_options[] = {
-	{"format", "FORMAT", NULL, set_format,
-	 "csv, ubl, jsonl or customers (default: by extension and header)"},
-	{"preset", "NAME", NULL, set_preset,
-	 "CSV layout: ibm-ar or ledger (default ledger)"},
-	{"mapping", "MAP", NULL, set_mapping,
-	 "columns over the preset, e.g. invoice_id=Doc No,amount=Total"},
-	{"date-format", "FMT", NULL, set_date_format,
-	 "iso (2013-01-15), us (1/15/2013), eu (15/01/2013), dots"},
-	{"delimiter", "C", NULL, set_delimiter,
-	 "',' or ';' or tab (default: detected from the header)"},
-	{"currency", "CODE", "DUNNING_PRODUCER_CURRENCY", NULL,
-	 "currency of exports that state none (default USD)"},
-	{"tenant", "NAME", "DUNNING_TENANT", NULL,
-	 "tenant of the events (default DUNNING_TENANT)"},
-	{"reject-file", "PATH", "DUNNING_PRODUCER_REJECT_FILE", NULL,
-	 "where rejected rows go (default rejects.csv)"},
-	{"phone-region", "CC", "DUNNING_PRODUCER_PHONE_REGION", NULL,
-	 "region of national phone numbers (default ES)"},
-	{"rounding", "RULE", "DUNNING_PRODUCER_ROUNDING", NULL,
-	 "reject, half-even, half-up or truncate extra decimals"},
-	{"dry-run", NULL, NULL, set_dry_run,
-	 "print events as JSON lines instead of producing them"},
-	{"replay", NULL, NULL, set_replay,
-	 "publish each event when the product clock reaches it"},
-	{"help", NULL, NULL, set_help, "show this help"},
-	{NULL, NULL, NULL, NULL, NULL},
+	{ "format", "FORMAT", NULL, set_format,
+	  "csv, ubl, jsonl or customers (default: by extension and header)" },
+	{ "preset", "NAME", NULL, set_preset,
+	  "CSV layout: ibm-ar or ledger (default ledger)" },
+	{ "mapping", "MAP", NULL, set_mapping,
+	  "columns over the preset, e.g. invoice_id=Doc No,amount=Total" },
+	{ "date-format", "FMT", NULL, set_date_format,
+	  "iso (2013-01-15), us (1/15/2013), eu (15/01/2013), dots" },
+	{ "delimiter", "C", NULL, set_delimiter,
+	  "',' or ';' or tab (default: detected from the header)" },
+	{ "decimal-comma", NULL, NULL, set_decimal_comma,
+	  "CSV amounts written 1.234,50 (comma decimals)" },
+	{ "currency", "CODE", "DUNNING_PRODUCER_CURRENCY", NULL,
+	  "currency of exports that state none (default USD)" },
+	{ "tenant", "NAME", "DUNNING_TENANT", NULL,
+	  "tenant of the events (default DUNNING_TENANT)" },
+	{ "reject-file", "PATH", "DUNNING_PRODUCER_REJECT_FILE", NULL,
+	  "where rejected rows go (default rejects.csv)" },
+	{ "phone-region", "CC", "DUNNING_PRODUCER_PHONE_REGION", NULL,
+	  "region of national phone numbers (default ES)" },
+	{ "rounding", "RULE", "DUNNING_PRODUCER_ROUNDING", NULL,
+	  "reject, half-even, half-up or truncate extra decimals" },
+	{ "dry-run", NULL, NULL, set_dry_run,
+	  "print events as JSON lines instead of producing them" },
+	{ "replay", NULL, NULL, set_replay,
+	  "publish each event when the product clock reaches it" },
+	{ "help", NULL, NULL, set_help, "show this help" },
+	{ NULL, NULL, NULL, NULL, NULL },
 };
 
 static const struct cli_option generate_options[] = {
-	{"seed", "N", NULL, set_seed, "random seed (default 1)"},
-	{"customers", "N", NULL, set_customers, "customers (default 200)"},
-	{"invoices", "N", NULL, set_invoices, "invoices (default 2000)"},
-	{"start", "DATE", NULL, set_start,
-	 "first issue date, YYYY-MM-DD (default 2026-01-01)"},
-	{"days", "N", NULL, set_days, "days of history (default 90)"},
-	{"out-dir", "DIR", NULL, set_out_dir,
-	 "existing directory for ledger.csv and customers.csv"},
-	{"help", NULL, NULL, set_help, "show this help"},
-	{NULL, NULL, NULL, NULL, NULL},
+	{ "seed", "N", NULL, set_seed, "random seed (default 1)" },
+	{ "customers", "N", NULL, set_customers, "customers (default 200)" },
+	{ "invoices", "N", NULL, set_invoices, "invoices (default 2000)" },
+	{ "start", "DATE", NULL, set_start,
+	  "first issue date, YYYY-MM-DD (default 2026-01-01)" },
+	{ "days", "N", NULL, set_days, "days of history (default 90)" },
+	{ "out-dir", "DIR", NULL, set_out_dir,
+	  "existing directory for ledger.csv and customers.csv" },
+	{ "help", NULL, NULL, set_help, "show this help" },
+	{ NULL, NULL, NULL, NULL, NULL },
 };
 
 static const struct cli_option directory_options[] = {
-	{"ledger", "FILE", NULL, set_ledger, "the export to read"},
-	{"preset", "NAME", NULL, set_preset, "its layout: ibm-ar or ledger"},
-	{"mapping", "MAP", NULL, set_mapping, "columns over the preset"},
-	{"out", "FILE", NULL, set_out, "directory CSV to write"},
-	{"seed", "N", NULL, set_seed, "random seed (default 1)"},
-	{"help", NULL, NULL, set_help, "show this help"},
-	{NULL, NULL, NULL, NULL, NULL},
+	{ "ledger", "FILE", NULL, set_ledger, "the export to read" },
+	{ "preset", "NAME", NULL, set_preset, "its layout: ibm-ar or ledger" },
+	{ "mapping", "MAP", NULL, set_mapping, "columns over the preset" },
+	{ "out", "FILE", NULL, set_out, "directory CSV to write" },
+	{ "seed", "N", NULL, set_seed, "random seed (default 1)" },
+	{ "help", NULL, NULL, set_help, "show this help" },
+	{ NULL, NULL, NULL, NULL, NULL },
 };
 
 static void print_options(const struct cli_option *options)
@@ -322,7 +328,8 @@ static void usage(void)
 	       "  dunning-producer import --preset ibm-ar --currency USD "
 	       "ibm_accounts_receivable.csv\n"
 	       "  dunning-producer import --dry-run invoices/*.xml | head\n"
-	       "  dunning-producer import --delimiter ';' --date-format dots "
+	       "  dunning-producer import --delimiter ';' --decimal-comma "
+	       "--date-format dots "
 	       "\\\n    --mapping 'invoice_id=Factura,customer_id=Cliente,"
 	       "date=Fecha,amount=Importe' export.csv\n"
 	       "  dunning-producer generate --seed 7 --customers 200 "
@@ -338,8 +345,7 @@ static void usage(void)
 
 /* Applies one option, from "--name=value" or "--name value". */
 static int apply_option(struct cli_args *a, const struct cli_option *table,
-			int argc, char **argv, int *i, char *err,
-			size_t errlen)
+			int argc, char **argv, int *i, char *err, size_t errlen)
 {
 	const char *name = argv[*i] + 2, *eq = strchr(name, '='), *value;
 	size_t len = eq ? (size_t)(eq - name) : strlen(name);
@@ -349,12 +355,12 @@ static int apply_option(struct cli_args *a, const struct cli_option *table,
 		if (strlen(o->name) == len && strncmp(o->name, name, len) == 0)
 			break;
 	if (!o->name)
-		return dn_fail(DN_ERR_INVALID, err, errlen,
-			       "unknown option %s", argv[*i]);
+		return dn_fail(DN_ERR_INVALID, err, errlen, "unknown option %s",
+			       argv[*i]);
 	if (!o->arg)
 		return eq ? dn_fail(DN_ERR_INVALID, err, errlen,
-				    "--%s takes no value", o->name) :
-			    o->apply(a, NULL, err, errlen);
+				    "--%s takes no value", o->name)
+			  : o->apply(a, NULL, err, errlen);
 	if (eq)
 		value = eq + 1;
 	else if (*i + 1 < argc)
@@ -408,8 +414,8 @@ static int import_settings(struct cli_args *a, char *err, size_t errlen)
 	o->phone_region = config_str(a->cfg, "DUNNING_PRODUCER_PHONE_REGION");
 	o->rounding = (enum money_rounding)money_rounding_parse(
 		config_str(a->cfg, "DUNNING_PRODUCER_ROUNDING"));
-	a->sink.reject_path = config_str(a->cfg,
-					 "DUNNING_PRODUCER_REJECT_FILE");
+	a->sink.reject_path =
+		config_str(a->cfg, "DUNNING_PRODUCER_REJECT_FILE");
 	a->sink.out = stdout;
 	a->sink.progress = true;
 	if (money_exponent(o->currency) < 0)
@@ -426,22 +432,26 @@ static int report(const struct cli_args *a, const struct sink *sink,
 		  int files_failed)
 {
 	struct sink_summary sum;
+	char acknowledged[24];
 	bool unacknowledged;
 
 	sink_summary(sink, &sum);
+	snprintf(acknowledged, sizeof(acknowledged), "%" PRIu64,
+		 sum.acknowledged);
+	if (a->sink.dry_run)
+		snprintf(acknowledged, sizeof(acknowledged), "n/a");
 	unacknowledged = !a->sink.dry_run && sum.acknowledged < sum.published;
 	fprintf(stderr,
 		"summary: read=%" PRIu64 " published=%" PRIu64
-		" rejected=%" PRIu64 " acknowledged=%s%" PRIu64
-		" failed=%" PRIu64 " unreadable_files=%d\n",
-		sum.read, sum.published, sum.rejected,
-		a->sink.dry_run ? "n/a:" : "", sum.acknowledged, sum.failed,
+		" rejected=%" PRIu64 " acknowledged=%s failed=%" PRIu64
+		" unreadable_files=%d\n",
+		sum.read, sum.published, sum.rejected, acknowledged, sum.failed,
 		files_failed);
 	if (sum.rejected)
 		fprintf(stderr, "rejected rows are in %s\n",
 			a->sink.reject_path);
-	return sum.rejected || unacknowledged || files_failed ? EXIT_REJECTED :
-								 0;
+	return sum.rejected || unacknowledged || files_failed ? EXIT_REJECTED
+							      : 0;
 }
 
 static int cmd_import(struct cli_args *a, int argc, char **argv)
@@ -474,9 +484,9 @@ static int cmd_import(struct cli_args *a, int argc, char **argv)
 			failed++;
 		}
 	}
-	if (sink_finish(sink, (int)config_int(a->cfg,
-					      "DUNNING_PRODUCER_DELIVERY_"
-					      "TIMEOUT_MS")))
+	if (sink_finish(sink,
+			(int)config_int(a->cfg, "DUNNING_PRODUCER_DELIVERY_"
+						"TIMEOUT_MS")))
 		log_error("KAFKA", "not every event was acknowledged");
 	status = report(a, sink, failed);
 	sink_free(sink);
@@ -488,7 +498,8 @@ static int cmd_generate(struct cli_args *a, int argc, char **argv)
 	char err[512];
 	int operands;
 
-	a->gen = (struct generate_options){1, 200, 2000, {2026, 1, 1}, 90, NULL};
+	a->gen = (struct generate_options){ 1,	200, 2000, { 2026, 1, 1 },
+					    90, NULL };
 	if (parse_options(a, generate_options, argc, argv, 2, &operands, err,
 			  sizeof(err))) {
 		fprintf(stderr, "dunning-producer generate: %s\n", err);
@@ -537,15 +548,16 @@ static const struct {
 	const char *name;
 	int (*run)(struct cli_args *a, int argc, char **argv);
 } commands[] = {
-	{"import", cmd_import},
-	{"generate", cmd_generate},
-	{"generate-directory", cmd_directory},
+	{ "import", cmd_import },
+	{ "generate", cmd_generate },
+	{ "generate-directory", cmd_directory },
 };
 
 int cli_run(int argc, char **argv)
 {
-	const struct config_key *const tables[] = {config_common_keys,
-						   producer_config_keys, NULL};
+	const struct config_key *const tables[] = { config_common_keys,
+						    producer_config_keys,
+						    NULL };
 	struct cli_args a;
 	char err[512];
 	size_t i;
@@ -564,8 +576,8 @@ int cli_run(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	level = logger_level_parse(config_str(a.cfg, "DUNNING_LOG_LEVEL"));
-	logger_init("producer", level < 0 ? LOG_LEVEL_INFO :
-					    (enum log_level)level);
+	logger_init("producer",
+		    level < 0 ? LOG_LEVEL_INFO : (enum log_level)level);
 	clock_configure(a.cfg);
 
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
@@ -574,8 +586,9 @@ int cli_run(int argc, char **argv)
 	if (i < sizeof(commands) / sizeof(commands[0]))
 		status = commands[i].run(&a, argc, argv);
 	else
-		fprintf(stderr, "dunning-producer: unknown command '%s' "
-				"(import, generate, generate-directory)\n",
+		fprintf(stderr,
+			"dunning-producer: unknown command '%s' "
+			"(import, generate, generate-directory)\n",
 			argv[1]);
 	config_free(a.cfg);
 	return status;

@@ -280,8 +280,8 @@ static bool record_is_blank(const struct csv_reader *r)
 	return r->count == 1 && r->record[0] == '\0' && !r->problem;
 }
 
-int csv_reader_next(struct csv_reader *r, struct csv_record *record,
-		    char *err, size_t errlen)
+int csv_reader_next(struct csv_reader *r, struct csv_record *record, char *err,
+		    size_t errlen)
 {
 	size_t i, bad;
 
@@ -296,8 +296,8 @@ int csv_reader_next(struct csv_reader *r, struct csv_record *record,
 		record->line = r->line;
 		if (!read_record(r))
 			return ferror(r->in) ? dn_fail(DN_ERR_IO, err, errlen,
-						       "read error") :
-					       DN_ERR_NOT_FOUND;
+						       "read error")
+					     : DN_ERR_NOT_FOUND;
 		r->line++;
 	} while (record_is_blank(r));
 

@@ -47,8 +47,8 @@ void csv_reader_free(struct csv_reader *r);
  * record->line set: the caller reports it and calls again for the next;
  * DN_ERR_IO if the stream fails.
  */
-int csv_reader_next(struct csv_reader *r, struct csv_record *record,
-		    char *err, size_t errlen);
+int csv_reader_next(struct csv_reader *r, struct csv_record *record, char *err,
+		    size_t errlen);
 
 /* The delimiter in use (after detection, once a record was read). */
 char csv_reader_delimiter(const struct csv_reader *r);

@@ -35,8 +35,8 @@ enum column {
 };
 
 static const char *const column_names[COL_COUNT] = {
-	"customer_id", "name",	       "phone",	  "locale", "time_zone",
-	"opt_in",      "opt_in_at",    "opt_in_source", "segment", "email",
+	"customer_id", "name",	    "phone",	     "locale",	"time_zone",
+	"opt_in",      "opt_in_at", "opt_in_source", "segment", "email",
 };
 
 const char customers_header[] = "customer_id,name,phone,locale,time_zone,"
@@ -117,8 +117,8 @@ static int copy_column(struct customer_row *row, enum column col, char *dst,
 
 static int parse_opt_in(struct customer_row *row, struct event *ev)
 {
-	static const char *const states[] = {"unknown", "opted_in",
-					     "opted_out"};
+	static const char *const states[] = { "unknown", "opted_in",
+					      "opted_out" };
 	const char *text = row->values[COL_OPT_IN];
 	size_t i;
 
@@ -150,16 +150,19 @@ static int parse_row(struct customer_row *row,
 		return row_fail(row, COL_ID, "empty");
 	rc = copy_column(row, COL_ID, ev->customer_id, sizeof(ev->customer_id));
 	rc = rc ? rc : copy_column(row, COL_NAME, ev->name, sizeof(ev->name));
-	rc = rc ? rc : copy_column(row, COL_LOCALE, ev->locale,
-				   sizeof(ev->locale));
-	rc = rc ? rc : copy_column(row, COL_TIME_ZONE, ev->time_zone,
-				   sizeof(ev->time_zone));
-	rc = rc ? rc : copy_column(row, COL_OPT_IN_SOURCE, ev->opt_in_source,
-				   sizeof(ev->opt_in_source));
-	rc = rc ? rc : copy_column(row, COL_SEGMENT, ev->segment,
-				   sizeof(ev->segment));
-	rc = rc ? rc : copy_column(row, COL_EMAIL, ev->email,
-				   sizeof(ev->email));
+	rc = rc ? rc
+		: copy_column(row, COL_LOCALE, ev->locale, sizeof(ev->locale));
+	rc = rc ? rc
+		: copy_column(row, COL_TIME_ZONE, ev->time_zone,
+			      sizeof(ev->time_zone));
+	rc = rc ? rc
+		: copy_column(row, COL_OPT_IN_SOURCE, ev->opt_in_source,
+			      sizeof(ev->opt_in_source));
+	rc = rc ? rc
+		: copy_column(row, COL_SEGMENT, ev->segment,
+			      sizeof(ev->segment));
+	rc = rc ? rc
+		: copy_column(row, COL_EMAIL, ev->email, sizeof(ev->email));
 	rc = rc ? rc : parse_opt_in(row, ev);
 	if (rc)
 		return rc;
@@ -188,10 +191,10 @@ static void import_record(const char *path, const int *columns,
 	snprintf(where, sizeof(where), "line %ld", rec->line);
 	row.bad_field = "";
 	for (c = 0; c < COL_COUNT; c++)
-		row.values[c] = columns[c] >= 0 &&
-						(size_t)columns[c] < rec->count ?
-					rec->fields[columns[c]] :
-					"";
+		row.values[c] =
+			columns[c] >= 0 && (size_t)columns[c] < rec->count
+				? rec->fields[columns[c]]
+				: "";
 	if (parse_row(&row, opts, &ev)) {
 		sink_reject(sink, path, where, row.bad_field, row.why);
 		return;
@@ -237,8 +240,8 @@ int customers_import_file(const char *path, const struct import_options *opts,
 	if (fstat(fileno(in), &st))
 		st.st_size = 0;
 	reader = csv_reader_new(in, opts->delimiter);
-	rc = reader ? bind_header(reader, columns, path, err, errlen) :
-		      DN_ERR_NOMEM;
+	rc = reader ? bind_header(reader, columns, path, err, errlen)
+		    : DN_ERR_NOMEM;
 	while (!rc && (rc = csv_reader_next(reader, &rec, why, sizeof(why))) !=
 			      DN_ERR_NOT_FOUND) {
 		sink_count_read(sink);

@@ -103,7 +103,7 @@ int directory_from_ledger(const char *path, const struct import_options *opts,
 			  uint64_t seed, const char *out, size_t *count,
 			  char *err, size_t errlen)
 {
-	struct id_list list = {NULL, 0, 0, INT64_MAX};
+	struct id_list list = { NULL, 0, 0, INT64_MAX };
 	struct ledger_layout layout;
 	struct csv_reader *reader = NULL;
 	FILE *in = NULL;
@@ -120,9 +120,9 @@ int directory_from_ledger(const char *path, const struct import_options *opts,
 		*count = list.count;
 		rc = generate_directory(
 			(const char *const *)list.ids, list.count, seed,
-			civil_from_days(list.first_day == INT64_MAX ?
-						0 :
-						list.first_day),
+			civil_from_days(list.first_day == INT64_MAX
+						? 0
+						: list.first_day),
 			out, err, errlen);
 	}
 	csv_reader_free(reader);

@@ -27,7 +27,7 @@ struct event_wire {
 	Dunning__V1__PaymentMeans means;
 };
 
-static const char *const kind_prefixes[] = {"inv", "pay", "dsp", "cus"};
+static const char *const kind_prefixes[] = { "inv", "pay", "dsp", "cus" };
 
 void event_reset(struct event *ev, enum event_kind kind)
 {
@@ -60,8 +60,10 @@ static void wire_invoice(struct event_wire *w, struct event *ev)
 
 	dunning__v1__invoice_upserted__init(inv);
 	inv->invoice_id = ev->invoice_id;
-	inv->kind = ev->credit_note ? DUNNING__V1__DOCUMENT_KIND__DOCUMENT_KIND_CREDIT_NOTE :
-				      DUNNING__V1__DOCUMENT_KIND__DOCUMENT_KIND_INVOICE;
+	inv->kind =
+		ev->credit_note
+			? DUNNING__V1__DOCUMENT_KIND__DOCUMENT_KIND_CREDIT_NOTE
+			: DUNNING__V1__DOCUMENT_KIND__DOCUMENT_KIND_INVOICE;
 	wire_date(&w->issue_date, ev->issue_date);
 	inv->issue_date = &w->issue_date;
 	inv->due_date_source = (Dunning__V1__DueDateSource)ev->due_source;

@@ -91,8 +91,8 @@ int event_set(char *dst, size_t cap, const char *text, size_t len,
 	      const char *field, char *err, size_t errlen);
 
 /* event_set for a NUL-terminated text and a field array. */
-#define EVENT_SET(dst, text, field, err, errlen)                             \
-	event_set((dst), sizeof(dst), (text), strlen(text), (field), (err),  \
+#define EVENT_SET(dst, text, field, err, errlen)                               \
+	event_set((dst), sizeof(dst), (text), strlen(text), (field), (err),    \
 		  (errlen))
 
 /* Fills ev->event_id from its content (see the file comment). */

@@ -47,7 +47,8 @@ static bool rng_percent(struct rng *r, int percent)
 	return rng_below(r, 100) < percent;
 }
 
-#define PICK(r, array) ((array)[rng_below((r), sizeof(array) / sizeof((array)[0]))])
+#define PICK(r, array)                                                         \
+	((array)[rng_below((r), sizeof(array) / sizeof((array)[0]))])
 
 /* ---------------------------------------------------------------------- */
 /* Countries                                                               */
@@ -64,57 +65,88 @@ struct country {
 };
 
 static const struct country countries[] = {
-	{"ES", 22, "EUR", {"es-ES", "ca-ES"},
-	 {"Europe/Madrid", "Atlantic/Canary", "Europe/Madrid"},
-	 {"Lucía", "Jordi", "Marta", "Javier", "Núria", "Carlos"},
-	 {"García", "Puig", "Fernández", "Martínez", "Vidal", "López"},
-	 "example.es"},
-	{"BR", 14, "BRL", {"pt-BR", "pt-BR"},
-	 {"America/Sao_Paulo", "America/Manaus", "America/Recife"},
-	 {"João", "Ana", "Pedro", "Mariana", "Luiz", "Beatriz"},
-	 {"Silva", "Santos", "Oliveira", "Souza", "Costa", "Pereira"},
-	 "example.com.br"},
-	{"PT", 9, "EUR", {"pt-PT", "pt-PT"},
-	 {"Europe/Lisbon", "Atlantic/Azores", "Europe/Lisbon"},
-	 {"Tiago", "Inês", "Rui", "Catarina", "Nuno", "Sofia"},
-	 {"Ferreira", "Rodrigues", "Almeida", "Gomes", "Ribeiro", "Carvalho"},
-	 "example.pt"},
-	{"FR", 10, "EUR", {"fr-FR", "fr-FR"},
-	 {"Europe/Paris", "Europe/Paris", "Europe/Paris"},
-	 {"Camille", "Louis", "Chloé", "Hugo", "Léa", "Antoine"},
-	 {"Martin", "Bernard", "Dubois", "Lefèvre", "Moreau", "Laurent"},
-	 "example.fr"},
-	{"DE", 10, "EUR", {"de-DE", "de-DE"},
-	 {"Europe/Berlin", "Europe/Berlin", "Europe/Berlin"},
-	 {"Lukas", "Anna", "Jonas", "Lena", "Felix", "Sophie"},
-	 {"Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Wagner"},
-	 "example.de"},
-	{"MX", 10, "MXN", {"es-MX", "es-MX"},
-	 {"America/Mexico_City", "America/Tijuana", "America/Cancun"},
-	 {"José", "Guadalupe", "Alejandro", "Fernanda", "Miguel", "Valeria"},
-	 {"Hernández", "González", "Rodríguez", "Ramírez", "Flores", "Cruz"},
-	 "example.mx"},
-	{"US", 10, "USD", {"en-US", "en-US"},
-	 {"America/New_York", "America/Chicago", "America/Los_Angeles"},
-	 {"James", "Emily", "Michael", "Olivia", "David", "Ava"},
-	 {"Smith", "Johnson", "Brown", "Miller", "Davis", "Wilson"},
-	 "example.com"},
-	{"GB", 9, "GBP", {"en-GB", "en-GB"},
-	 {"Europe/London", "Europe/London", "Europe/London"},
-	 {"Oliver", "Amelia", "Harry", "Isla", "George", "Grace"},
-	 {"Taylor", "Evans", "Thomas", "Roberts", "Walker", "Wright"},
-	 "example.co.uk"},
-	{"JP", 3, "JPY", {"ja-JP", "ja-JP"},
-	 {"Asia/Tokyo", "Asia/Tokyo", "Asia/Tokyo"},
-	 {"Haruto", "Yui", "Sota", "Hina", "Ren", "Aoi"},
-	 {"Sato", "Suzuki", "Takahashi", "Tanaka", "Ito", "Watanabe"},
-	 "example.jp"},
-	{"KW", 3, "KWD", {"ar-KW", "en-KW"},
-	 {"Asia/Kuwait", "Asia/Kuwait", "Asia/Kuwait"},
-	 {"Ahmad", "Fatima", "Yousef", "Mariam", "Khalid", "Noura"},
-	 {"Al-Sabah", "Al-Mutairi", "Al-Ajmi", "Al-Enezi", "Al-Rashidi",
-	  "Al-Hajri"},
-	 "example.com.kw"},
+	{ "ES",
+	  22,
+	  "EUR",
+	  { "es-ES", "ca-ES" },
+	  { "Europe/Madrid", "Atlantic/Canary", "Europe/Madrid" },
+	  { "Lucía", "Jordi", "Marta", "Javier", "Núria", "Carlos" },
+	  { "García", "Puig", "Fernández", "Martínez", "Vidal", "López" },
+	  "example.es" },
+	{ "BR",
+	  14,
+	  "BRL",
+	  { "pt-BR", "pt-BR" },
+	  { "America/Sao_Paulo", "America/Manaus", "America/Recife" },
+	  { "João", "Ana", "Pedro", "Mariana", "Luiz", "Beatriz" },
+	  { "Silva", "Santos", "Oliveira", "Souza", "Costa", "Pereira" },
+	  "example.com.br" },
+	{ "PT",
+	  9,
+	  "EUR",
+	  { "pt-PT", "pt-PT" },
+	  { "Europe/Lisbon", "Atlantic/Azores", "Europe/Lisbon" },
+	  { "Tiago", "Inês", "Rui", "Catarina", "Nuno", "Sofia" },
+	  { "Ferreira", "Rodrigues", "Almeida", "Gomes", "Ribeiro",
+	    "Carvalho" },
+	  "example.pt" },
+	{ "FR",
+	  10,
+	  "EUR",
+	  { "fr-FR", "fr-FR" },
+	  { "Europe/Paris", "Europe/Paris", "Europe/Paris" },
+	  { "Camille", "Louis", "Chloé", "Hugo", "Léa", "Antoine" },
+	  { "Martin", "Bernard", "Dubois", "Lefèvre", "Moreau", "Laurent" },
+	  "example.fr" },
+	{ "DE",
+	  10,
+	  "EUR",
+	  { "de-DE", "de-DE" },
+	  { "Europe/Berlin", "Europe/Berlin", "Europe/Berlin" },
+	  { "Lukas", "Anna", "Jonas", "Lena", "Felix", "Sophie" },
+	  { "Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Wagner" },
+	  "example.de" },
+	{ "MX",
+	  10,
+	  "MXN",
+	  { "es-MX", "es-MX" },
+	  { "America/Mexico_City", "America/Tijuana", "America/Cancun" },
+	  { "José", "Guadalupe", "Alejandro", "Fernanda", "Miguel", "Valeria" },
+	  { "Hernández", "González", "Rodríguez", "Ramírez", "Flores", "Cruz" },
+	  "example.mx" },
+	{ "US",
+	  10,
+	  "USD",
+	  { "en-US", "en-US" },
+	  { "America/New_York", "America/Chicago", "America/Los_Angeles" },
+	  { "James", "Emily", "Michael", "Olivia", "David", "Ava" },
+	  { "Smith", "Johnson", "Brown", "Miller", "Davis", "Wilson" },
+	  "example.com" },
+	{ "GB",
+	  9,
+	  "GBP",
+	  { "en-GB", "en-GB" },
+	  { "Europe/London", "Europe/London", "Europe/London" },
+	  { "Oliver", "Amelia", "Harry", "Isla", "George", "Grace" },
+	  { "Taylor", "Evans", "Thomas", "Roberts", "Walker", "Wright" },
+	  "example.co.uk" },
+	{ "JP",
+	  3,
+	  "JPY",
+	  { "ja-JP", "ja-JP" },
+	  { "Asia/Tokyo", "Asia/Tokyo", "Asia/Tokyo" },
+	  { "Haruto", "Yui", "Sota", "Hina", "Ren", "Aoi" },
+	  { "Sato", "Suzuki", "Takahashi", "Tanaka", "Ito", "Watanabe" },
+	  "example.jp" },
+	{ "KW",
+	  3,
+	  "KWD",
+	  { "ar-KW", "en-KW" },
+	  { "Asia/Kuwait", "Asia/Kuwait", "Asia/Kuwait" },
+	  { "Ahmad", "Fatima", "Yousef", "Mariam", "Khalid", "Noura" },
+	  { "Al-Sabah", "Al-Mutairi", "Al-Ajmi", "Al-Enezi", "Al-Rashidi",
+	    "Al-Hajri" },
+	  "example.com.kw" },
 };
 
 static const struct country *pick_country(struct rng *r)
@@ -135,7 +167,7 @@ static const struct country *pick_country(struct rng *r)
 
 enum segment { SEGMENT_PROMPT, SEGMENT_SLOW, SEGMENT_CHRONIC };
 
-static const char *const segment_names[] = {"prompt", "slow", "chronic"};
+static const char *const segment_names[] = { "prompt", "slow", "chronic" };
 
 struct customer {
 	char id[64];
@@ -148,8 +180,7 @@ struct customer {
  * its last six digits drawn at random, kept only if libphonenumber finds
  * it valid (else the example itself).
  */
-static void make_phone(struct rng *r, const char *region, char *out,
-		       size_t len)
+static void make_phone(struct rng *r, const char *region, char *out, size_t len)
 {
 	char example[PHONE_E164_MAX], candidate[PHONE_E164_MAX];
 	size_t n, i;
@@ -196,9 +227,9 @@ static char fold_latin1(unsigned char second)
 	static const char folds[] = "aaaaaaaceeeeiiiidnooooo_ouuuuyts";
 
 	second &= 0x1F; /* upper and lower case share the table */
-	return second < sizeof(folds) - 1 && folds[second] != '_' ?
-		       folds[second] :
-		       0;
+	return second < sizeof(folds) - 1 && folds[second] != '_'
+		       ? folds[second]
+		       : 0;
 }
 
 /* ASCII-only lower-case mail part of a name ("Inês" -> "ines"). */
@@ -232,16 +263,17 @@ static const char *opt_in_state(struct rng *r)
 static void write_customer(FILE *out, struct rng *r, struct customer *c,
 			   int64_t directory_day)
 {
-	static const char *const sources[] = {"web-form", "contract",
-					      "whatsapp", "checkout"};
+	static const char *const sources[] = { "web-form", "contract",
+					       "whatsapp", "checkout" };
 	const char *first, *last, *state;
 	char name[128], phone[PHONE_E164_MAX], at[32] = "", mail[160];
 	char a[48], b[48];
 	struct civil_date day;
 
 	c->country = pick_country(r);
-	c->segment = rng_percent(r, 55) ? SEGMENT_PROMPT :
-		     rng_percent(r, 70) ? SEGMENT_SLOW : SEGMENT_CHRONIC;
+	c->segment = rng_percent(r, 55)	  ? SEGMENT_PROMPT
+		     : rng_percent(r, 70) ? SEGMENT_SLOW
+					  : SEGMENT_CHRONIC;
 	first = PICK(r, c->country->first);
 	last = PICK(r, c->country->last);
 	snprintf(name, sizeof(name), "%s %s", first, last);
@@ -255,8 +287,7 @@ static void write_customer(FILE *out, struct rng *r, struct customer *c,
 	}
 	mail_part(first, a, sizeof(a));
 	mail_part(last, b, sizeof(b));
-	snprintf(mail, sizeof(mail), "%s.%s@%s", a, b,
-		 c->country->mail_domain);
+	snprintf(mail, sizeof(mail), "%s.%s@%s", a, b, c->country->mail_domain);
 
 	put_field(out, c->id, ',');
 	put_field(out, name, ',');
@@ -353,7 +384,8 @@ static void put_payments(struct ledger_writer *w, const char *invoice_id,
 		return; /* not paid within the window */
 	if (rng_percent(w->rng, 8) && paid_day - issue > 6) {
 		first = amount * rng_between(w->rng, 30, 70) / 100;
-		first_day = paid_day - rng_between(w->rng, 1, paid_day - issue - 1);
+		first_day =
+			paid_day - rng_between(w->rng, 1, paid_day - issue - 1);
 		snprintf(payment_id, sizeof(payment_id), "%s/partial/1",
 			 invoice_id);
 		put_row(w, "payment", invoice_id, c->id, first_day, 0, first,
@@ -372,7 +404,7 @@ static void put_payments(struct ledger_writer *w, const char *invoice_id,
 static void put_invoice(struct ledger_writer *w, long seq,
 			const struct customer *c, int64_t issue)
 {
-	static const int terms_choices[] = {15, 30, 30, 30, 60};
+	static const int terms_choices[] = { 15, 30, 30, 30, 60 };
 	const char *currency = c->country->currency;
 	int terms = PICK(w->rng, terms_choices);
 	int64_t due = issue + terms, amount, paid_day, disputed_day;
@@ -389,8 +421,7 @@ static void put_invoice(struct ledger_writer *w, long seq,
 			amount / 4 + 1, currency, "", "");
 		return;
 	}
-	snprintf(invoice_id, sizeof(invoice_id), "INV-%04d-%07ld", d.year,
-		 seq);
+	snprintf(invoice_id, sizeof(invoice_id), "INV-%04d-%07ld", d.year, seq);
 	put_row(w, "invoice", invoice_id, c->id, issue, due, amount, currency,
 		"", "");
 	paid_day = draw_payment_day(w->rng, c->segment, issue, due, terms);
@@ -402,9 +433,9 @@ static void put_invoice(struct ledger_writer *w, long seq,
 			put_row(w, "dispute", invoice_id, c->id, disputed_day,
 				0, amount, currency, "",
 				"customer disputes the amount");
-		paid_day = rng_percent(w->rng, 50) ?
-				   0 :
-				   due + rng_between(w->rng, 30, 90);
+		paid_day = rng_percent(w->rng, 50)
+				   ? 0
+				   : due + rng_between(w->rng, 30, 90);
 	}
 	put_payments(w, invoice_id, c, issue, paid_day, amount);
 }
@@ -424,18 +455,16 @@ static FILE *open_output(const char *dir, const char *name, char *path,
 	return out;
 }
 
-static int close_output(FILE *out, const char *path, char *err,
-			size_t errlen)
+static int close_output(FILE *out, const char *path, char *err, size_t errlen)
 {
 	if (ferror(out) | fclose(out))
-		return dn_fail(DN_ERR_IO, err, errlen, "cannot write %s",
-			       path);
+		return dn_fail(DN_ERR_IO, err, errlen, "cannot write %s", path);
 	return DN_OK;
 }
 
 static int write_invoices(const struct generate_options *opts,
-			  struct customer *customers, struct rng *r,
-			  char *err, size_t errlen)
+			  struct customer *customers, struct rng *r, char *err,
+			  size_t errlen)
 {
 	struct ledger_writer w;
 	int64_t start = civil_to_days(opts->start);
@@ -464,7 +493,7 @@ int generate_ledger(const struct generate_options *opts, char *err,
 		    size_t errlen)
 {
 	struct customer *customers;
-	struct rng r = {opts->seed};
+	struct rng r = { opts->seed };
 	char path[4096];
 	FILE *out;
 	long i;

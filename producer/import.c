@@ -17,8 +17,8 @@
 
 int import_format_parse(const char *name)
 {
-	static const char *const names[] = {"detect", "csv", "ubl", "jsonl",
-					    "customers"};
+	static const char *const names[] = { "detect", "csv", "ubl", "jsonl",
+					     "customers" };
 	size_t i;
 
 	for (i = 0; name && i < sizeof(names) / sizeof(names[0]); i++)

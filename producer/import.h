@@ -9,6 +9,7 @@
 #ifndef DUNNING_PRODUCER_IMPORT_H
 #define DUNNING_PRODUCER_IMPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "money.h"
@@ -24,14 +25,15 @@ enum import_format {
 };
 
 struct import_options {
-	const char *tenant;	    /* DUNNING_TENANT unless --tenant */
-	const char *currency;	    /* for exports that state none */
-	const char *phone_region;   /* default region of national phones */
+	const char *tenant;	  /* DUNNING_TENANT unless --tenant */
+	const char *currency;	  /* for exports that state none */
+	const char *phone_region; /* default region of national phones */
 	enum money_rounding rounding;
-	int date_format;	    /* enum civil_format, -1: layout's own */
-	char delimiter;		    /* ',', ';' or 0 to detect */
-	const char *preset;	    /* "ibm-ar", "ledger" or NULL */
-	const char *mapping;	    /* "field=Column,..." or NULL */
+	int date_format;     /* enum civil_format, -1: layout's own */
+	char delimiter;	     /* ',', ';' or 0 to detect */
+	bool decimal_comma;  /* amounts written 1.234,50 */
+	const char *preset;  /* "ibm-ar", "ledger" or NULL */
+	const char *mapping; /* "field=Column,..." or NULL */
 	enum import_format format;
 };
 

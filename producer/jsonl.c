@@ -20,9 +20,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static const char *const due_sources[] = {"unspecified", "explicit",
-					  "payment_terms", "none"};
-static const char *const opt_ins[] = {"unknown", "opted_in", "opted_out"};
+static const char *const due_sources[] = { "unspecified", "explicit",
+					   "payment_terms", "none" };
+static const char *const opt_ins[] = { "unknown", "opted_in", "opted_out" };
 
 /* ---------------------------------------------------------------------- */
 /* Rendering                                                               */
@@ -53,8 +53,9 @@ static json_t *render_invoice(const Dunning__V1__InvoiceUpserted *inv)
 	json_t *o = json_pack(
 		"{s:s,s:s,s:o,s:s,s:o,s:I,s:b}", "invoice_id", inv->invoice_id,
 		"kind",
-		inv->kind == DUNNING__V1__DOCUMENT_KIND__DOCUMENT_KIND_CREDIT_NOTE ?
-			"credit_note" : "invoice",
+		inv->kind == DUNNING__V1__DOCUMENT_KIND__DOCUMENT_KIND_CREDIT_NOTE
+			? "credit_note"
+			: "invoice",
 		"issue_date", render_date(inv->issue_date), "due_date_source",
 		due_sources[inv->due_date_source & 3], "amount",
 		render_money(inv->amount), "version", (json_int_t)inv->version,
@@ -88,13 +89,12 @@ static json_t *render_customer(const Dunning__V1__CustomerUpserted *c)
 
 	if (c->opt_in_at_ms)
 		event_format_instant(c->opt_in_at_ms, when, sizeof(when));
-	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I}", "name",
-			 c->name, "phone_e164", c->phone_e164, "locale",
-			 c->locale, "time_zone", c->time_zone, "opt_in",
-			 opt_ins[c->opt_in % 3], "opt_in_at", when,
-			 "opt_in_source", c->opt_in_source, "segment",
-			 c->segment, "email", c->email, "version",
-			 (json_int_t)c->version);
+	return json_pack(
+		"{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I}", "name", c->name,
+		"phone_e164", c->phone_e164, "locale", c->locale, "time_zone",
+		c->time_zone, "opt_in", opt_ins[c->opt_in % 3], "opt_in_at",
+		when, "opt_in_source", c->opt_in_source, "segment", c->segment,
+		"email", c->email, "version", (json_int_t)c->version);
 }
 
 static json_t *render_body(const Dunning__V1__LedgerEvent *ev,
@@ -109,7 +109,8 @@ static json_t *render_body(const Dunning__V1__LedgerEvent *ev,
 		return json_pack("{s:s,s:o,s:s}", "invoice_id",
 				 ev->payment_received->invoice_id, "amount",
 				 render_money(ev->payment_received->amount),
-				 "payment_id", ev->payment_received->payment_id);
+				 "payment_id",
+				 ev->payment_received->payment_id);
 	case DUNNING__V1__LEDGER_EVENT__BODY_INVOICE_DISPUTED:
 		*name = "invoice_disputed";
 		return json_pack("{s:s,s:s}", "invoice_id",
@@ -177,8 +178,7 @@ static int take_string(json_t *obj, const char *key, char *dst, size_t cap,
 
 	if (!value || json_is_null(value)) {
 		if (required)
-			return fail_field(pe, key, DN_ERR_INVALID,
-					  "missing");
+			return fail_field(pe, key, DN_ERR_INVALID, "missing");
 		dst[0] = '\0';
 		return DN_OK;
 	}
@@ -217,9 +217,8 @@ static int take_instant(json_t *obj, const char *key, int64_t *out,
 	*out = 0;
 	if (!value || json_is_null(value) ||
 	    (json_is_string(value) && !json_string_length(value)))
-		return required ? fail_field(pe, key, DN_ERR_INVALID,
-					     "missing") :
-				  DN_OK;
+		return required ? fail_field(pe, key, DN_ERR_INVALID, "missing")
+				: DN_OK;
 	if (!json_is_string(value) ||
 	    config_parse_instant(json_string_value(value), out))
 		return fail_field(pe, key, DN_ERR_INVALID,
@@ -238,11 +237,11 @@ static int take_money(json_t *obj, const struct import_options *opts,
 
 	if (!json_is_object(amount))
 		return fail_field(pe, "amount", DN_ERR_INVALID, "missing");
-	rc = take_string(amount, "currency", ev->currency,
-			 sizeof(ev->currency), true, pe);
+	rc = take_string(amount, "currency", ev->currency, sizeof(ev->currency),
+			 true, pe);
 	if (rc || money_exponent(ev->currency) < 0)
-		return rc ? rc :
-			    fail_field(pe, "amount.currency", DN_ERR_INVALID,
+		return rc ? rc
+			  : fail_field(pe, "amount.currency", DN_ERR_INVALID,
 				       "not an ISO 4217 currency");
 	minor = json_object_get(amount, "minor_units");
 	value = json_object_get(amount, "value");
@@ -283,17 +282,19 @@ static int parse_invoice(json_t *b, const struct import_options *opts,
 	rc = take_string(b, "invoice_id", ev->invoice_id,
 			 sizeof(ev->invoice_id), true, pe);
 	rc = rc ? rc : take_string(b, "kind", kind, sizeof(kind), false, pe);
-	rc = rc ? rc : take_date(b, "issue_date", &ev->issue_date, &has_issue,
-				 pe);
+	rc = rc ? rc
+		: take_date(b, "issue_date", &ev->issue_date, &has_issue, pe);
 	rc = rc ? rc : take_date(b, "due_date", &ev->due_date, &has_due, pe);
-	rc = rc ? rc : take_string(b, "due_date_source", source,
-				   sizeof(source), false, pe);
+	rc = rc ? rc
+		: take_string(b, "due_date_source", source, sizeof(source),
+			      false, pe);
 	rc = rc ? rc : take_money(b, opts, ev, pe);
-	rc = rc ? rc : take_string(b, "payment_link", ev->payment_link,
-				   sizeof(ev->payment_link), false, pe);
-	rc = rc ? rc : take_string(b, "not_dunnable_reason",
-				   ev->not_dunnable_reason,
-				   sizeof(ev->not_dunnable_reason), false, pe);
+	rc = rc ? rc
+		: take_string(b, "payment_link", ev->payment_link,
+			      sizeof(ev->payment_link), false, pe);
+	rc = rc ? rc
+		: take_string(b, "not_dunnable_reason", ev->not_dunnable_reason,
+			      sizeof(ev->not_dunnable_reason), false, pe);
 	if (rc)
 		return rc;
 	if (!has_issue)
@@ -319,16 +320,15 @@ static int parse_invoice(json_t *b, const struct import_options *opts,
 	if (json_is_object(means)) {
 		rc = take_string(means, "iban", ev->iban, sizeof(ev->iban),
 				 false, pe);
-		rc = rc ? rc : take_string(means, "bic", ev->bic,
-					   sizeof(ev->bic), false, pe);
-		rc = rc ? rc : take_string(means, "payment_id",
-					   ev->remittance_id,
-					   sizeof(ev->remittance_id), false,
-					   pe);
-		rc = rc ? rc : take_string(means, "account_name",
-					   ev->account_name,
-					   sizeof(ev->account_name), false,
-					   pe);
+		rc = rc ? rc
+			: take_string(means, "bic", ev->bic, sizeof(ev->bic),
+				      false, pe);
+		rc = rc ? rc
+			: take_string(means, "payment_id", ev->remittance_id,
+				      sizeof(ev->remittance_id), false, pe);
+		rc = rc ? rc
+			: take_string(means, "account_name", ev->account_name,
+				      sizeof(ev->account_name), false, pe);
 	}
 	return rc;
 }
@@ -341,8 +341,9 @@ static int parse_payment(json_t *b, const struct import_options *opts,
 	event_reset(ev, EVENT_PAYMENT);
 	rc = take_string(b, "invoice_id", ev->invoice_id,
 			 sizeof(ev->invoice_id), true, pe);
-	rc = rc ? rc : take_string(b, "payment_id", ev->payment_id,
-				   sizeof(ev->payment_id), true, pe);
+	rc = rc ? rc
+		: take_string(b, "payment_id", ev->payment_id,
+			      sizeof(ev->payment_id), true, pe);
 	return rc ? rc : take_money(b, opts, ev, pe);
 }
 
@@ -353,8 +354,9 @@ static int parse_dispute(json_t *b, struct event *ev, struct parse_error *pe)
 	event_reset(ev, EVENT_DISPUTE);
 	rc = take_string(b, "invoice_id", ev->invoice_id,
 			 sizeof(ev->invoice_id), true, pe);
-	return rc ? rc : take_string(b, "reason", ev->reason,
-				     sizeof(ev->reason), false, pe);
+	return rc ? rc
+		  : take_string(b, "reason", ev->reason, sizeof(ev->reason),
+				false, pe);
 }
 
 static int parse_customer(json_t *b, const struct import_options *opts,
@@ -365,22 +367,27 @@ static int parse_customer(json_t *b, const struct import_options *opts,
 
 	event_reset(ev, EVENT_CUSTOMER);
 	rc = take_string(b, "name", ev->name, sizeof(ev->name), false, pe);
-	rc = rc ? rc : take_string(b, "phone_e164", phone, sizeof(phone),
-				   false, pe);
-	rc = rc ? rc : take_string(b, "locale", ev->locale,
-				   sizeof(ev->locale), false, pe);
-	rc = rc ? rc : take_string(b, "time_zone", ev->time_zone,
-				   sizeof(ev->time_zone), false, pe);
-	rc = rc ? rc : take_string(b, "opt_in", opt_in, sizeof(opt_in), false,
-				   pe);
-	rc = rc ? rc : take_instant(b, "opt_in_at", &ev->opt_in_at_ms, false,
-				    pe);
-	rc = rc ? rc : take_string(b, "opt_in_source", ev->opt_in_source,
-				   sizeof(ev->opt_in_source), false, pe);
-	rc = rc ? rc : take_string(b, "segment", ev->segment,
-				   sizeof(ev->segment), false, pe);
-	rc = rc ? rc : take_string(b, "email", ev->email, sizeof(ev->email),
-				   false, pe);
+	rc = rc ? rc
+		: take_string(b, "phone_e164", phone, sizeof(phone), false, pe);
+	rc = rc ? rc
+		: take_string(b, "locale", ev->locale, sizeof(ev->locale),
+			      false, pe);
+	rc = rc ? rc
+		: take_string(b, "time_zone", ev->time_zone,
+			      sizeof(ev->time_zone), false, pe);
+	rc = rc ? rc
+		: take_string(b, "opt_in", opt_in, sizeof(opt_in), false, pe);
+	rc = rc ? rc
+		: take_instant(b, "opt_in_at", &ev->opt_in_at_ms, false, pe);
+	rc = rc ? rc
+		: take_string(b, "opt_in_source", ev->opt_in_source,
+			      sizeof(ev->opt_in_source), false, pe);
+	rc = rc ? rc
+		: take_string(b, "segment", ev->segment, sizeof(ev->segment),
+			      false, pe);
+	rc = rc ? rc
+		: take_string(b, "email", ev->email, sizeof(ev->email), false,
+			      pe);
 	if (rc)
 		return rc;
 	status = opt_in[0] ? choose(opt_in, opt_ins, 3) : 0;
@@ -402,35 +409,34 @@ static int parse_body(json_t *o, const struct import_options *opts,
 	json_t *b;
 
 	if ((b = json_object_get(o, "invoice_upserted")))
-		return json_is_object(b) ? parse_invoice(b, opts, ev, pe) :
-					   fail_field(pe, "invoice_upserted",
-						      DN_ERR_INVALID,
-						      "not an object");
+		return json_is_object(b)
+			       ? parse_invoice(b, opts, ev, pe)
+			       : fail_field(pe, "invoice_upserted",
+					    DN_ERR_INVALID, "not an object");
 	if ((b = json_object_get(o, "payment_received")))
-		return json_is_object(b) ? parse_payment(b, opts, ev, pe) :
-					   fail_field(pe, "payment_received",
-						      DN_ERR_INVALID,
-						      "not an object");
+		return json_is_object(b)
+			       ? parse_payment(b, opts, ev, pe)
+			       : fail_field(pe, "payment_received",
+					    DN_ERR_INVALID, "not an object");
 	if ((b = json_object_get(o, "invoice_disputed")))
-		return json_is_object(b) ? parse_dispute(b, ev, pe) :
-					   fail_field(pe, "invoice_disputed",
-						      DN_ERR_INVALID,
-						      "not an object");
+		return json_is_object(b)
+			       ? parse_dispute(b, ev, pe)
+			       : fail_field(pe, "invoice_disputed",
+					    DN_ERR_INVALID, "not an object");
 	if ((b = json_object_get(o, "customer_upserted")))
-		return json_is_object(b) ? parse_customer(b, opts, ev, pe) :
-					   fail_field(pe, "customer_upserted",
-						      DN_ERR_INVALID,
-						      "not an object");
+		return json_is_object(b)
+			       ? parse_customer(b, opts, ev, pe)
+			       : fail_field(pe, "customer_upserted",
+					    DN_ERR_INVALID, "not an object");
 	return fail_field(pe, "", DN_ERR_INVALID,
 			  "no invoice_upserted, payment_received, "
 			  "invoice_disputed or customer_upserted");
 }
 
 int jsonl_parse(const char *text, size_t len, const struct import_options *opts,
-		struct event *ev, const char **field, char *err,
-		size_t errlen)
+		struct event *ev, const char **field, char *err, size_t errlen)
 {
-	struct parse_error pe = {field, err, errlen};
+	struct parse_error pe = { field, err, errlen };
 	char event_id[sizeof(ev->event_id)], tenant[sizeof(ev->tenant)];
 	json_error_t jerr;
 	json_t *o;
@@ -440,18 +446,22 @@ int jsonl_parse(const char *text, size_t len, const struct import_options *opts,
 	o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!o || !json_is_object(o)) {
 		json_decref(o);
-		return dn_fail(DN_ERR_DECODE, err, errlen, "not a JSON object%s%s",
-			       o ? "" : ": ", o ? "" : jerr.text);
+		return dn_fail(DN_ERR_DECODE, err, errlen,
+			       "not a JSON object%s%s", o ? "" : ": ",
+			       o ? "" : jerr.text);
 	}
 	rc = parse_body(o, opts, ev, &pe);
-	rc = rc ? rc : take_string(o, "event_id", event_id, sizeof(event_id),
-				   false, &pe);
-	rc = rc ? rc : take_string(o, "tenant", tenant, sizeof(tenant), false,
-				   &pe);
-	rc = rc ? rc : take_string(o, "customer_id", ev->customer_id,
-				   sizeof(ev->customer_id), true, &pe);
-	rc = rc ? rc : take_instant(o, "occurred_at", &ev->occurred_at_ms,
-				    true, &pe);
+	rc = rc ? rc
+		: take_string(o, "event_id", event_id, sizeof(event_id), false,
+			      &pe);
+	rc = rc ? rc
+		: take_string(o, "tenant", tenant, sizeof(tenant), false, &pe);
+	rc = rc ? rc
+		: take_string(o, "customer_id", ev->customer_id,
+			      sizeof(ev->customer_id), true, &pe);
+	rc = rc ? rc
+		: take_instant(o, "occurred_at", &ev->occurred_at_ms, true,
+			       &pe);
 	json_decref(o);
 	if (rc)
 		return rc;

@@ -39,8 +39,7 @@ char *jsonl_render(const struct Dunning__V1__LedgerEvent *ev);
  * reason in err.
  */
 int jsonl_parse(const char *text, size_t len, const struct import_options *opts,
-		struct event *ev, const char **field, char *err,
-		size_t errlen);
+		struct event *ev, const char **field, char *err, size_t errlen);
 
 /* Imports a JSON-lines file: each good line becomes an event, each bad
  * line a rejection. Returns 0, or DN_ERR_IO if path cannot be read. */

@@ -20,9 +20,9 @@
 #define LEDGER_VALUE_MAX 512
 
 static const char *const field_names[LEDGER_FIELD_COUNT] = {
-	"record_type",	"invoice_id", "customer_id", "date",
-	"due_date",	"amount",     "currency",    "settled_date",
-	"disputed",	"payment_id", "reason",
+	"record_type", "invoice_id", "customer_id", "date",
+	"due_date",    "amount",     "currency",    "settled_date",
+	"disputed",    "payment_id", "reason",
 };
 
 struct preset {
@@ -32,12 +32,14 @@ struct preset {
 };
 
 static const struct preset presets[] = {
-	{"ledger", CIVIL_ISO,
-	 {"type", "invoice_id", "customer_id", "date", "due_date", "amount",
-	  "currency", "", "", "payment_id", "reason"}},
-	{"ibm-ar", CIVIL_US,
-	 {"", "invoiceNumber", "customerID", "InvoiceDate", "DueDate",
-	  "InvoiceAmount", "", "SettledDate", "Disputed", "", ""}},
+	{ "ledger",
+	  CIVIL_ISO,
+	  { "type", "invoice_id", "customer_id", "date", "due_date", "amount",
+	    "currency", "", "", "payment_id", "reason" } },
+	{ "ibm-ar",
+	  CIVIL_US,
+	  { "", "invoiceNumber", "customerID", "InvoiceDate", "DueDate",
+	    "InvoiceAmount", "", "SettledDate", "Disputed", "", "" } },
 };
 
 static const struct preset *find_preset(const char *name)
@@ -112,8 +114,8 @@ int ledger_layout_init(struct ledger_layout *layout,
 			 preset->columns[i]);
 		layout->columns[i] = -1;
 	}
-	layout->date_format = opts->date_format >= 0 ? opts->date_format :
-						       preset->date_format;
+	layout->date_format = opts->date_format >= 0 ? opts->date_format
+						     : preset->date_format;
 	if (opts->mapping && *opts->mapping)
 		return apply_mapping(layout, opts->mapping, err, errlen);
 	return DN_OK;
@@ -140,9 +142,10 @@ int ledger_layout_bind(struct ledger_layout *layout,
 		       const struct csv_record *header, char *err,
 		       size_t errlen)
 {
-	static const enum ledger_field required[] = {
-		LEDGER_INVOICE_ID, LEDGER_CUSTOMER_ID, LEDGER_DATE,
-		LEDGER_AMOUNT};
+	static const enum ledger_field required[] = { LEDGER_INVOICE_ID,
+						      LEDGER_CUSTOMER_ID,
+						      LEDGER_DATE,
+						      LEDGER_AMOUNT };
 	char name[LEDGER_COLUMN_MAX + 1];
 	size_t i, f;
 
@@ -215,18 +218,32 @@ static int row_date(struct ledger_row *row, enum ledger_field field,
 	return DN_OK;
 }
 
-static int row_text(struct ledger_row *row, enum ledger_field field,
-		    char *dst, size_t cap)
+static int row_text(struct ledger_row *row, enum ledger_field field, char *dst,
+		    size_t cap)
 {
 	char why[128];
 
 	if (!row->values[field][0])
 		return row_fail(row, field, "empty");
-	if (event_set(dst, cap, row->values[field],
-		      strlen(row->values[field]), field_names[field], why,
-		      sizeof(why)))
+	if (event_set(dst, cap, row->values[field], strlen(row->values[field]),
+		      field_names[field], why, sizeof(why)))
 		return row_fail(row, field, why);
 	return DN_OK;
+}
+
+/* "1.234,50" -> "1234.50": points group thousands, the comma is the
+ * decimal separator. Returns buf. */
+static const char *comma_to_point(const char *text, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	for (; *text && n + 1 < len; text++) {
+		if (*text == '.')
+			continue;
+		buf[n++] = *text == ',' ? '.' : *text;
+	}
+	buf[n] = '\0';
+	return buf;
 }
 
 /* Common head of every event of the row: ids, instant, amount. */
@@ -235,7 +252,7 @@ static int row_event(struct ledger_row *row, struct event *ev,
 {
 	const char *currency = row->values[LEDGER_CURRENCY];
 	const char *amount = row->values[LEDGER_AMOUNT];
-	char why[200];
+	char why[200], european[LEDGER_VALUE_MAX];
 	int rc;
 
 	event_reset(ev, kind);
@@ -244,8 +261,9 @@ static int row_event(struct ledger_row *row, struct event *ev,
 	ev->occurred_at_ms = civil_noon_ms(date);
 	rc = row_text(row, LEDGER_CUSTOMER_ID, ev->customer_id,
 		      sizeof(ev->customer_id));
-	rc = rc ? rc : row_text(row, LEDGER_INVOICE_ID, ev->invoice_id,
-				sizeof(ev->invoice_id));
+	rc = rc ? rc
+		: row_text(row, LEDGER_INVOICE_ID, ev->invoice_id,
+			   sizeof(ev->invoice_id));
 	if (rc || kind == EVENT_DISPUTE)
 		return rc;
 
@@ -256,6 +274,8 @@ static int row_event(struct ledger_row *row, struct event *ev,
 		return row_fail(row, LEDGER_CURRENCY,
 				"not an ISO 4217 currency");
 	memcpy(ev->currency, currency, 4);
+	if (row->opts->decimal_comma)
+		amount = comma_to_point(amount, european, sizeof(european));
 	if (money_parse(amount, strlen(amount), currency, row->opts->rounding,
 			&ev->amount_minor, why, sizeof(why)))
 		return row_fail(row, LEDGER_AMOUNT, why);
@@ -302,15 +322,15 @@ static int invoice_row(struct ledger_row *row, struct sink *sink,
 		inv.not_dunnable = true;
 		snprintf(inv.not_dunnable_reason,
 			 sizeof(inv.not_dunnable_reason), "%s",
-			 credit_note ? "credit note" :
-				       "payable amount is zero or negative");
+			 credit_note ? "credit note"
+				     : "payable amount is zero or negative");
 	}
 	sink_event(sink, &inv);
 
 	/* The export does not say when a dispute began: dated with the
 	 * invoice, no reminder goes out for it (see docs/producer.md). */
-	if (is_yes(disputed) && !row_event(row, &dispute, EVENT_DISPUTE,
-					   issue)) {
+	if (is_yes(disputed) &&
+	    !row_event(row, &dispute, EVENT_DISPUTE, issue)) {
 		snprintf(dispute.reason, sizeof(dispute.reason),
 			 "marked disputed in the export");
 		sink_event(sink, &dispute);
@@ -332,8 +352,9 @@ static int payment_row(struct ledger_row *row, struct sink *sink)
 
 	rc = row_date(row, LEDGER_DATE, &paid);
 	rc = rc ? rc : row_event(row, &ev, EVENT_PAYMENT, paid);
-	rc = rc ? rc : row_text(row, LEDGER_PAYMENT_ID, ev.payment_id,
-				sizeof(ev.payment_id));
+	rc = rc ? rc
+		: row_text(row, LEDGER_PAYMENT_ID, ev.payment_id,
+			   sizeof(ev.payment_id));
 	if (!rc && ev.amount_minor <= 0)
 		rc = row_fail(row, LEDGER_AMOUNT, "payment is not positive");
 	if (!rc)
@@ -352,8 +373,8 @@ static int dispute_row(struct ledger_row *row, struct sink *sink)
 	if (rc)
 		return rc;
 	snprintf(ev.reason, sizeof(ev.reason), "%.255s",
-		 row->values[LEDGER_REASON][0] ? row->values[LEDGER_REASON] :
-						 "disputed");
+		 row->values[LEDGER_REASON][0] ? row->values[LEDGER_REASON]
+					       : "disputed");
 	sink_event(sink, &ev);
 	return DN_OK;
 }
@@ -422,13 +443,13 @@ int ledger_import_file(const char *path, const struct import_options *opts,
 	if (fstat(fileno(in), &st))
 		st.st_size = 0;
 	reader = csv_reader_new(in, opts->delimiter);
-	rc = reader ? read_header(reader, &layout, path, err, errlen) :
-		      DN_ERR_NOMEM;
+	rc = reader ? read_header(reader, &layout, path, err, errlen)
+		    : DN_ERR_NOMEM;
 
 	/* Every row counts as read; a bad one is rejected, never fatal. */
-	while (!rc && (rc = csv_reader_next(reader, &rec, row.why,
-					    sizeof(row.why))) !=
-			      DN_ERR_NOT_FOUND) {
+	while (!rc &&
+	       (rc = csv_reader_next(reader, &rec, row.why, sizeof(row.why))) !=
+		       DN_ERR_NOT_FOUND) {
 		snprintf(where, sizeof(where), "line %ld", rec.line);
 		sink_count_read(sink);
 		if (rc == DN_ERR_IO)

@@ -69,8 +69,7 @@ void progress_replay(struct progress *p, uint64_t published, uint64_t total,
 	gmtime_r(&secs, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
 	fprintf(stderr, "\rreplay %llu/%llu events, clock %s UTC   ",
-		(unsigned long long)published, (unsigned long long)total,
-		when);
+		(unsigned long long)published, (unsigned long long)total, when);
 }
 
 void progress_release(struct progress *p)

@@ -56,9 +56,8 @@ static void on_delivery(void *ctx, void *opaque, int err, const char *errstr)
 		log_error("KAFKA", "event not acknowledged: %s", errstr);
 }
 
-struct sink *sink_new(const struct config *cfg,
-		      const struct sink_options *opts, char *err,
-		      size_t errlen)
+struct sink *sink_new(const struct config *cfg, const struct sink_options *opts,
+		      char *err, size_t errlen)
 {
 	struct sink *s = calloc(1, sizeof(*s));
 
@@ -243,8 +242,7 @@ int sink_event(struct sink *s, struct event *ev)
 		rc = len ? emit(s, key, wire, len) : DN_ERR_TOO_LARGE;
 	}
 	if (rc)
-		sink_reject(s, ev->origin, ev->event_id, "",
-			    dn_strerror(rc));
+		sink_reject(s, ev->origin, ev->event_id, "", dn_strerror(rc));
 	return rc;
 }
 

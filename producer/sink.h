@@ -27,11 +27,11 @@ struct event;
 struct sink;
 
 struct sink_options {
-	bool dry_run;	      /* JSON lines on out instead of Kafka */
-	bool replay;	      /* publish on the product clock */
+	bool dry_run;		 /* JSON lines on out instead of Kafka */
+	bool replay;		 /* publish on the product clock */
 	const char *reject_path; /* reject file; borrowed */
-	FILE *out;	      /* dry-run output; borrowed */
-	bool progress;	      /* draw a progress bar on stderr */
+	FILE *out;		 /* dry-run output; borrowed */
+	bool progress;		 /* draw a progress bar on stderr */
 };
 
 struct sink_summary {
@@ -47,9 +47,8 @@ struct sink_summary {
  * tenant). Connects to Kafka unless opts->dry_run. Returns NULL with the
  * reason in err.
  */
-struct sink *sink_new(const struct config *cfg,
-		      const struct sink_options *opts, char *err,
-		      size_t errlen);
+struct sink *sink_new(const struct config *cfg, const struct sink_options *opts,
+		      char *err, size_t errlen);
 
 /* Frees the sink (without waiting for deliveries: call sink_finish).
  * Accepts NULL. */

@@ -21,12 +21,12 @@
 #include <sys/stat.h>
 
 #define NS_INVOICE "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
-#define NS_CREDIT_NOTE                                                       \
+#define NS_CREDIT_NOTE                                                         \
 	"urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2"
-#define NS_CAC                                                               \
-	"urn:oasis:names:specification:ubl:schema:xsd:"                      \
+#define NS_CAC                                                                 \
+	"urn:oasis:names:specification:ubl:schema:xsd:"                        \
 	"CommonAggregateComponents-2"
-#define NS_CBC                                                               \
+#define NS_CBC                                                                 \
 	"urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
 
 #define BUYER "cac:AccountingCustomerParty/cac:Party/"
@@ -97,8 +97,8 @@ static int take(struct ubl_doc *d, const char *expr, char *buf, size_t len,
 }
 
 /* The first of several XPaths that yields text. */
-static int take_first(struct ubl_doc *d, const char *const *exprs,
-		      size_t count, char *buf, size_t len, size_t *which)
+static int take_first(struct ubl_doc *d, const char *const *exprs, size_t count,
+		      char *buf, size_t len, size_t *which)
 {
 	size_t i;
 	int rc;
@@ -111,8 +111,7 @@ static int take_first(struct ubl_doc *d, const char *const *exprs,
 			return rc;
 		}
 	}
-	snprintf(d->location, sizeof(d->location), "/%s/%s", d->root,
-		 exprs[0]);
+	snprintf(d->location, sizeof(d->location), "/%s/%s", d->root, exprs[0]);
 	return dn_fail(DN_ERR_INVALID, d->why, sizeof(d->why), "missing");
 }
 
@@ -136,7 +135,8 @@ static int read_due_date(struct ubl_doc *d, struct event *ev)
 {
 	static const char *const terms[] = {
 		"cac:PaymentTerms/cbc:PaymentDueDate",
-		"cac:PaymentMeans/cbc:PaymentDueDate"};
+		"cac:PaymentMeans/cbc:PaymentDueDate"
+	};
 	bool present;
 	size_t i;
 	int rc;
@@ -162,7 +162,8 @@ static int read_amount(struct ubl_doc *d, struct event *ev)
 {
 	static const char *const currencies[] = {
 		"cac:LegalMonetaryTotal/cbc:PayableAmount/@currencyID",
-		"cbc:DocumentCurrencyCode"};
+		"cbc:DocumentCurrencyCode"
+	};
 	char text[64], why[200];
 	int rc;
 
@@ -195,8 +196,8 @@ static int read_buyer_id(struct ubl_doc *d, struct event *ev)
 		"cac:AccountingCustomerParty/cbc:CustomerAssignedAccountID",
 	};
 
-	return take_first(d, ids, sizeof(ids) / sizeof(ids[0]),
-			  ev->customer_id, sizeof(ev->customer_id), NULL);
+	return take_first(d, ids, sizeof(ids) / sizeof(ids[0]), ev->customer_id,
+			  sizeof(ev->customer_id), NULL);
 }
 
 static int read_payment_means(struct ubl_doc *d, struct event *ev)
@@ -205,17 +206,17 @@ static int read_payment_means(struct ubl_doc *d, struct event *ev)
 
 	rc = take(d, "cac:PaymentMeans/cac:PayeeFinancialAccount/cbc:ID",
 		  ev->iban, sizeof(ev->iban), false);
-	rc = rc ? rc :
-		  take(d,
+	rc = rc ? rc
+		: take(d,
 		       "cac:PaymentMeans/cac:PayeeFinancialAccount/"
 		       "cac:FinancialInstitutionBranch/cbc:ID",
 		       ev->bic, sizeof(ev->bic), false);
-	rc = rc ? rc :
-		  take(d, "cac:PaymentMeans/cac:PayeeFinancialAccount/cbc:Name",
+	rc = rc ? rc
+		: take(d, "cac:PaymentMeans/cac:PayeeFinancialAccount/cbc:Name",
 		       ev->account_name, sizeof(ev->account_name), false);
-	return rc ? rc :
-		    take(d, "cac:PaymentMeans/cbc:PaymentID",
-			 ev->remittance_id, sizeof(ev->remittance_id), false);
+	return rc ? rc
+		  : take(d, "cac:PaymentMeans/cbc:PaymentID", ev->remittance_id,
+			 sizeof(ev->remittance_id), false);
 }
 
 /* Everything the InvoiceUpserted needs; fails with location and why. */
@@ -245,8 +246,9 @@ static int read_invoice(struct ubl_doc *d, struct event *ev)
 		ev->not_dunnable = true;
 		snprintf(ev->not_dunnable_reason,
 			 sizeof(ev->not_dunnable_reason), "%s",
-			 ev->credit_note ? "credit note" :
-					   "payable amount is zero or negative");
+			 ev->credit_note
+				 ? "credit note"
+				 : "payable amount is zero or negative");
 	}
 	return DN_OK;
 }
@@ -258,7 +260,8 @@ static int read_customer(struct ubl_doc *d, const struct event *inv,
 {
 	static const char *const names[] = {
 		BUYER "cac:PartyName/cbc:Name",
-		BUYER "cac:PartyLegalEntity/cbc:RegistrationName"};
+		BUYER "cac:PartyLegalEntity/cbc:RegistrationName"
+	};
 	char phone[128], country[8];
 	const char *region;
 	int rc;
@@ -277,13 +280,15 @@ static int read_customer(struct ubl_doc *d, const struct event *inv,
 	snprintf(cust->opt_in_source, sizeof(cust->opt_in_source), "%s",
 		 "ubl-invoice");
 
-	rc = take(d, BUYER "cac:PostalAddress/cac:Country/cbc:IdentificationCode",
+	rc = take(d,
+		  BUYER "cac:PostalAddress/cac:Country/cbc:IdentificationCode",
 		  country, sizeof(country), false);
 	if (!rc && take_first(d, names, 2, cust->name, sizeof(cust->name),
 			      NULL) == DN_ERR_TOO_LARGE)
 		rc = DN_ERR_TOO_LARGE;
-	rc = rc ? rc : take(d, BUYER "cac:Contact/cbc:ElectronicMail",
-			    cust->email, sizeof(cust->email), false);
+	rc = rc ? rc
+		: take(d, BUYER "cac:Contact/cbc:ElectronicMail", cust->email,
+		       sizeof(cust->email), false);
 	if (rc)
 		return rc;
 
@@ -298,8 +303,8 @@ static int read_customer(struct ubl_doc *d, const struct event *inv,
 /* Parses the file and checks it is a UBL Invoice or CreditNote. */
 static int ubl_open(struct ubl_doc *d)
 {
-	const int options = XML_PARSE_NONET | XML_PARSE_NOERROR |
-			    XML_PARSE_NOWARNING;
+	const int options =
+		XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING;
 	const xmlError *error;
 	xmlNodePtr root;
 
@@ -385,8 +390,8 @@ int ubl_import_file(const char *path, const struct import_options *opts,
 	if (!rc)
 		sink_event(sink, &cust);
 	else if (rc != DN_ERR_NOT_FOUND)
-		sink_reject(sink, path, d.location,
-			    location_field(d.location), d.why);
+		sink_reject(sink, path, d.location, location_field(d.location),
+			    d.why);
 	ubl_close(&d);
 	return DN_OK;
 }

@@ -76,7 +76,8 @@ static bool keep_event(const Dunning__V1__LedgerEvent *ev)
 		       DUNNING__V1__LEDGER_EVENT__BODY_CUSTOMER_UPSERTED ||
 	       ev->body_case ==
 		       DUNNING__V1__LEDGER_EVENT__BODY_INVOICE_UPSERTED ||
-	       ev->body_case == DUNNING__V1__LEDGER_EVENT__BODY_PAYMENT_RECEIVED;
+	       ev->body_case ==
+		       DUNNING__V1__LEDGER_EVENT__BODY_PAYMENT_RECEIVED;
 }
 
 static void count_event(struct readback *rb, Dunning__V1__LedgerEvent *ev)
@@ -124,7 +125,8 @@ static void check_key(const rd_kafka_message_t *msg,
  * after want events of tenant are in, or 15 s before. */
 static void read_back(const char *tenant, size_t want, struct readback *rb)
 {
-	const char *topics[] = {config_str(cfg, "DUNNING_TOPIC_INVOICE_EVENTS")};
+	const char *topics[] = { config_str(cfg,
+					    "DUNNING_TOPIC_INVOICE_EVENTS") };
 	struct kafka_consumer *c;
 	rd_kafka_message_t *msg;
 	Dunning__V1__LedgerEvent *ev;
@@ -136,8 +138,8 @@ static void read_back(const char *tenant, size_t want, struct readback *rb)
 	memset(rb, 0, sizeof(*rb));
 	rb->ids = calloc(SEEN_MAX * 2, 48);
 	assert_non_null(rb->ids);
-	c = kafka_consumer_new(cfg, testenv_unique("readback", group,
-						   sizeof(group)),
+	c = kafka_consumer_new(cfg,
+			       testenv_unique("readback", group, sizeof(group)),
 			       topics, 1, NULL, NULL, NULL, err, sizeof(err));
 	assert_non_null(c);
 	while (rb->total < SEEN_MAX * 2 && idle < 150) {
@@ -170,10 +172,9 @@ static void release(struct readback *rb)
 	free(rb->ids);
 }
 
-static const Dunning__V1__LedgerEvent *find(const struct readback *rb,
-					    Dunning__V1__LedgerEvent__BodyCase
-						    body,
-					    const char *invoice_id)
+static const Dunning__V1__LedgerEvent *
+find(const struct readback *rb, Dunning__V1__LedgerEvent__BodyCase body,
+     const char *invoice_id)
 {
 	const Dunning__V1__LedgerEvent *ev;
 	const char *id;
@@ -183,11 +184,11 @@ static const Dunning__V1__LedgerEvent *find(const struct readback *rb,
 		ev = rb->kept[i];
 		if (ev->body_case != body)
 			continue;
-		id = body == DUNNING__V1__LEDGER_EVENT__BODY_INVOICE_UPSERTED ?
-			     ev->invoice_upserted->invoice_id :
-		     body == DUNNING__V1__LEDGER_EVENT__BODY_PAYMENT_RECEIVED ?
-			     ev->payment_received->invoice_id :
-			     ev->customer_id;
+		id = body == DUNNING__V1__LEDGER_EVENT__BODY_INVOICE_UPSERTED
+			     ? ev->invoice_upserted->invoice_id
+		     : body == DUNNING__V1__LEDGER_EVENT__BODY_PAYMENT_RECEIVED
+			     ? ev->payment_received->invoice_id
+			     : ev->customer_id;
 		if (strcmp(id, invoice_id) == 0)
 			return ev;
 	}
@@ -197,8 +198,8 @@ static const Dunning__V1__LedgerEvent *find(const struct readback *rb,
 static void test_ibm_export_reads_back_with_counts_and_values(void **state)
 {
 	static char file[512];
-	const char *args[] = {"import", "--preset", "ibm-ar", "--currency",
-			      "USD", file, NULL};
+	const char *args[] = { "import", "--preset", "ibm-ar", "--currency",
+			       "USD",	 file,	     NULL };
 	const Dunning__V1__LedgerEvent *inv, *pay;
 	struct readback rb;
 	char tenant[64];
@@ -225,8 +226,9 @@ static void test_ibm_export_reads_back_with_counts_and_values(void **state)
 	assert_string_equal(inv->invoice_upserted->amount->currency, "USD");
 	assert_int_equal(inv->invoice_upserted->due_date->month, 2);
 	assert_int_equal(inv->invoice_upserted->due_date->day, 1);
-	assert_int_equal(inv->invoice_upserted->due_date_source,
-			 DUNNING__V1__DUE_DATE_SOURCE__DUE_DATE_SOURCE_EXPLICIT);
+	assert_int_equal(
+		inv->invoice_upserted->due_date_source,
+		DUNNING__V1__DUE_DATE_SOURCE__DUE_DATE_SOURCE_EXPLICIT);
 	assert_true(inv->published_at_ms > 0);
 
 	/* Settled 1/15/2013: paid at 2013-01-15T12:00:00Z, in full. */
@@ -268,7 +270,7 @@ static void list_ubl_files(const char **args, int *n)
 
 static void test_every_ubl_file_imports_and_reads_back(void **state)
 {
-	const char *args[ARGS_MAX] = {"import", "--reject-file", "ubl.rej"};
+	const char *args[ARGS_MAX] = { "import", "--reject-file", "ubl.rej" };
 	const Dunning__V1__LedgerEvent *ev;
 	char tenant[64], path[300], *rejects;
 	struct readback rb;
@@ -284,8 +286,9 @@ static void test_every_ubl_file_imports_and_reads_back(void **state)
 	snprintf(path, sizeof(path), "%s/ubl.rej", work_dir);
 	rejects = testenv_read_file(path, NULL);
 	assert_non_null(rejects);
-	assert_non_null(strstr(rejects, "01.01_comprehensive_test_ubl.xml,"
-					"/Invoice/cac:AccountingCustomerParty"));
+	assert_non_null(strstr(rejects,
+			       "01.01_comprehensive_test_ubl.xml,"
+			       "/Invoice/cac:AccountingCustomerParty"));
 	assert_non_null(strstr(rejects, "CreditNote-Max_content.xml,"));
 	free(rejects);
 
@@ -317,19 +320,19 @@ static void test_every_ubl_file_imports_and_reads_back(void **state)
 	ev = find(&rb, DUNNING__V1__LEDGER_EVENT__BODY_CUSTOMER_UPSERTED,
 		  "91888222000");
 	assert_non_null(ev);
-	assert_string_equal(ev->customer_upserted->phone_e164,
-			    "+61261234567");
+	assert_string_equal(ev->customer_upserted->phone_e164, "+61261234567");
 	release(&rb);
 }
 
-static void test_generated_ledger_imported_twice_repeats_event_ids(
-	void **state)
+static void test_generated_ledger_imported_twice_repeats_event_ids(void **state)
 {
-	const char *generate[] = {"generate", "--seed", "3", "--customers",
-				  "20", "--invoices", "150", "--start",
-				  "2026-01-01", "--days", "60", "--out-dir",
-				  ".", NULL};
-	const char *import[] = {"import", "customers.csv", "ledger.csv", NULL};
+	const char *generate[] = { "generate",	  "--seed",  "3",
+				   "--customers", "20",	     "--invoices",
+				   "150",	  "--start", "2026-01-01",
+				   "--days",	  "60",	     "--out-dir",
+				   ".",		  NULL };
+	const char *import[] = { "import", "customers.csv", "ledger.csv",
+				 NULL };
 	struct readback rb;
 	char tenant[64];
 	size_t i, half;
@@ -381,9 +384,11 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_ibm_export_reads_back_with_counts_and_values),
+		cmocka_unit_test(
+			test_ibm_export_reads_back_with_counts_and_values),
 		cmocka_unit_test(test_every_ubl_file_imports_and_reads_back),
-		cmocka_unit_test(test_generated_ledger_imported_twice_repeats_event_ids),
+		cmocka_unit_test(
+			test_generated_ledger_imported_twice_repeats_event_ids),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -98,8 +98,7 @@ static void test_rounding_rules_when_configured(void **state)
 	assert_int_equal(parse("0.125", "EUR", MONEY_ROUND_HALF_UP, &err), 13);
 	assert_int_equal(parse("-0.125", "EUR", MONEY_ROUND_HALF_UP, &err),
 			 -13);
-	assert_int_equal(parse("0.129", "EUR", MONEY_ROUND_TRUNCATE, &err),
-			 12);
+	assert_int_equal(parse("0.129", "EUR", MONEY_ROUND_TRUNCATE, &err), 12);
 	assert_int_equal(money_rounding_parse("half-even"),
 			 MONEY_ROUND_HALF_EVEN);
 	assert_int_equal(money_rounding_parse("nearest"), -1);
@@ -107,9 +106,10 @@ static void test_rounding_rules_when_configured(void **state)
 
 static void test_malformed_amounts_are_rejected(void **state)
 {
-	static const char *const bad[] = {"", "-", ".", "1,234.00", "1e3",
-					  "12.3.4", " 12", "12 ", "abc",
-					  "99999999999999999999"};
+	static const char *const bad[] = {
+		"",	  "-",	 ".",	"1,234.00", "1e3",
+		"12.3.4", " 12", "12 ", "abc",	    "99999999999999999999"
+	};
 	size_t i;
 	int err;
 
@@ -148,8 +148,10 @@ int main(void)
 		cmocka_unit_test(test_exponents_follow_iso_4217),
 		cmocka_unit_test(test_two_decimal_amount_is_exact),
 		cmocka_unit_test(test_three_decimal_currency_keeps_fils),
-		cmocka_unit_test(test_too_many_decimals_is_rejected_with_reason),
-		cmocka_unit_test(test_trailing_zeros_beyond_exponent_are_accepted),
+		cmocka_unit_test(
+			test_too_many_decimals_is_rejected_with_reason),
+		cmocka_unit_test(
+			test_trailing_zeros_beyond_exponent_are_accepted),
 		cmocka_unit_test(test_rounding_rules_when_configured),
 		cmocka_unit_test(test_malformed_amounts_are_rejected),
 		cmocka_unit_test(test_format_writes_the_currency_decimals),

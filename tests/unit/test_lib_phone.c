@@ -16,8 +16,8 @@ static void test_national_format_uses_default_region(void **state)
 	char out[PHONE_E164_MAX];
 
 	(void)state;
-	assert_int_equal(phone_normalize("612 34 56 78", "ES", out,
-					 sizeof(out), NULL, 0),
+	assert_int_equal(phone_normalize("612 34 56 78", "ES", out, sizeof(out),
+					 NULL, 0),
 			 0);
 	assert_string_equal(out, "+34612345678");
 	assert_int_equal(phone_normalize("(11) 96123-4567", "BR", out,
@@ -55,8 +55,8 @@ static void test_invalid_number_is_rejected_with_reason(void **state)
 			 DN_ERR_INVALID);
 	assert_string_equal(reason, "phone not a phone number");
 	/* Right length for Spain, but no Spanish number starts with 0. */
-	assert_int_equal(phone_normalize("012 34 56 78", "ES", out,
-					 sizeof(out), reason, sizeof(reason)),
+	assert_int_equal(phone_normalize("012 34 56 78", "ES", out, sizeof(out),
+					 reason, sizeof(reason)),
 			 DN_ERR_INVALID);
 }
 
@@ -78,17 +78,17 @@ static void test_oversized_input_is_refused(void **state)
 	(void)state;
 	memset(input, '1', sizeof(input) - 1);
 	input[sizeof(input) - 1] = '\0';
-	assert_int_equal(phone_normalize(input, "ES", out, sizeof(out), NULL,
-					 0),
-			 DN_ERR_INVALID);
+	assert_int_equal(
+		phone_normalize(input, "ES", out, sizeof(out), NULL, 0),
+		DN_ERR_INVALID);
 	assert_int_equal(phone_normalize("612345678", "ES", out, 5, NULL, 0),
 			 DN_ERR_TOO_LARGE);
 }
 
 static void test_example_mobile_is_valid_for_its_region(void **state)
 {
-	static const char *const regions[] = {"ES", "BR", "PT", "FR", "DE",
-					      "MX", "US", "GB", "JP", "KW"};
+	static const char *const regions[] = { "ES", "BR", "PT", "FR", "DE",
+					       "MX", "US", "GB", "JP", "KW" };
 	char example[PHONE_E164_MAX], again[PHONE_E164_MAX], region[4];
 	size_t i;
 
@@ -113,9 +113,11 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_national_format_uses_default_region),
-		cmocka_unit_test(test_international_format_ignores_default_region),
+		cmocka_unit_test(
+			test_international_format_ignores_default_region),
 		cmocka_unit_test(test_invalid_number_is_rejected_with_reason),
-		cmocka_unit_test(test_national_number_without_region_is_rejected),
+		cmocka_unit_test(
+			test_national_number_without_region_is_rejected),
 		cmocka_unit_test(test_oversized_input_is_refused),
 		cmocka_unit_test(test_example_mobile_is_valid_for_its_region),
 	};

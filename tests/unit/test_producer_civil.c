@@ -75,9 +75,10 @@ static void test_day_first_and_dotted_formats(void **state)
 
 static void test_malformed_dates_are_rejected(void **state)
 {
-	static const char *const bad[] = {"",	      "2013-1",	 "2013-01-15x",
-					  "2013/01/15", "a-b-c",    "2013-001-15",
-					  " 2013-01-15"};
+	static const char *const bad[] = {
+		"",	 "2013-1",	"2013-01-15x", "2013/01/15",
+		"a-b-c", "2013-001-15", " 2013-01-15"
+	};
 	struct civil_date d;
 	size_t i;
 
@@ -89,18 +90,18 @@ static void test_malformed_dates_are_rejected(void **state)
 
 static void test_day_arithmetic_round_trips(void **state)
 {
-	struct civil_date d = {2013, 1, 2}, later;
+	struct civil_date d = { 2013, 1, 2 }, later;
 	char text[16];
 
 	(void)state;
-	assert_int_equal(civil_to_days((struct civil_date){1970, 1, 1}), 0);
+	assert_int_equal(civil_to_days((struct civil_date){ 1970, 1, 1 }), 0);
 	later = civil_add_days(d, 30);
 	assert_string_equal(civil_format_iso(later, text, sizeof(text)),
 			    "2013-02-01");
-	later = civil_add_days((struct civil_date){2012, 2, 28}, 1);
+	later = civil_add_days((struct civil_date){ 2012, 2, 28 }, 1);
 	assert_int_equal(later.day, 29);
 	/* 2013-01-15 12:00:00Z */
-	assert_int_equal(civil_noon_ms((struct civil_date){2013, 1, 15}),
+	assert_int_equal(civil_noon_ms((struct civil_date){ 2013, 1, 15 }),
 			 INT64_C(1358251200000));
 }
 

@@ -192,11 +192,13 @@ int main(void)
 		cmocka_unit_test(test_semicolon_delimiter_is_detected),
 		cmocka_unit_test(test_byte_order_mark_is_skipped),
 		cmocka_unit_test(test_doubled_quote_is_one_quote),
-		cmocka_unit_test(test_invalid_utf8_rejects_row_and_reading_goes_on),
+		cmocka_unit_test(
+			test_invalid_utf8_rejects_row_and_reading_goes_on),
 		cmocka_unit_test(test_overlong_utf8_and_surrogates_are_invalid),
 		cmocka_unit_test(test_unclosed_quote_is_reported),
 		cmocka_unit_test(test_text_after_closing_quote_is_reported),
-		cmocka_unit_test(test_too_many_fields_is_refused_then_next_row_read),
+		cmocka_unit_test(
+			test_too_many_fields_is_refused_then_next_row_read),
 		cmocka_unit_test(test_blank_lines_are_skipped),
 	};
 

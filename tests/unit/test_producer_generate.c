@@ -27,7 +27,9 @@ static char dir_a[128], dir_b[128];
 
 static void generate_into(const char *dir, uint64_t seed)
 {
-	struct generate_options o = {seed, 300, 3000, {2026, 1, 1}, 90, dir};
+	struct generate_options o = {
+		seed, 300, 3000, { 2026, 1, 1 }, 90, dir
+	};
 	char err[256];
 
 	assert_int_equal(generate_ledger(&o, err, sizeof(err)), 0);
@@ -137,7 +139,7 @@ static void test_ledger_has_currencies_terms_and_behaviours(void **state)
 static void test_generated_files_import_without_rejections(void **state)
 {
 	struct config *cfg = testenv_config(NULL);
-	struct sink_options so = {true, false, NULL, NULL, false};
+	struct sink_options so = { true, false, NULL, NULL, false };
 	struct import_options o;
 	struct sink_summary sum;
 	struct sink *sink;
@@ -198,9 +200,8 @@ static void test_directory_for_export_has_one_row_per_customer(void **state)
 	assert_non_null(text);
 	assert_int_equal(count(text, "\n0379-NEVHP,"), 1);
 	assert_int_equal(count(text, "\n8976-AMJEO,"), 1);
-	assert_int_equal(strncmp(text, customers_header,
-				 strlen(customers_header)),
-			 0);
+	assert_int_equal(
+		strncmp(text, customers_header, strlen(customers_header)), 0);
 	/* Opt-ins date from before the first invoice (2013-01-02). */
 	assert_int_equal(count(text, ",2013-01-0"), 0);
 	free(text);
@@ -230,9 +231,12 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_same_seed_gives_same_files),
 		cmocka_unit_test(test_customers_are_valid_and_varied),
-		cmocka_unit_test(test_ledger_has_currencies_terms_and_behaviours),
-		cmocka_unit_test(test_generated_files_import_without_rejections),
-		cmocka_unit_test(test_directory_for_export_has_one_row_per_customer),
+		cmocka_unit_test(
+			test_ledger_has_currencies_terms_and_behaviours),
+		cmocka_unit_test(
+			test_generated_files_import_without_rejections),
+		cmocka_unit_test(
+			test_directory_for_export_has_one_row_per_customer),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -112,7 +112,8 @@ static json_t *body_of(struct capture *c, const char *body, int n)
 	size_t i;
 	json_t *ev, *b;
 
-	json_array_foreach(c->events, i, ev) {
+	json_array_foreach(c->events, i, ev)
+	{
 		b = json_object_get(ev, body);
 		if (b && n-- == 0)
 			return b;
@@ -125,7 +126,8 @@ static json_t *event_of(struct capture *c, const char *body, int n)
 	size_t i;
 	json_t *ev;
 
-	json_array_foreach(c->events, i, ev) {
+	json_array_foreach(c->events, i, ev)
+	{
 		if (json_object_get(ev, body) && n-- == 0)
 			return ev;
 	}
@@ -142,8 +144,8 @@ static const char *str(json_t *o, const char *key)
 
 static json_int_t minor(json_t *body)
 {
-	return json_integer_value(
-		json_object_get(json_object_get(body, "amount"), "minor_units"));
+	return json_integer_value(json_object_get(
+		json_object_get(body, "amount"), "minor_units"));
 }
 
 static const char ibm_header[] =
@@ -177,15 +179,15 @@ static void test_ibm_settled_row_becomes_invoice_and_payment(void **state)
 			    "USD");
 	assert_string_equal(str(inv, "due_date"), "2013-02-01");
 	assert_string_equal(str(inv, "due_date_source"), "explicit");
-	assert_string_equal(str(event_of(&c, "invoice_upserted", 0),
-				"customer_id"),
-			    "0379-NEVHP");
+	assert_string_equal(
+		str(event_of(&c, "invoice_upserted", 0), "customer_id"),
+		"0379-NEVHP");
 	pay = body_of(&c, "payment_received", 0);
 	assert_string_equal(str(pay, "payment_id"), "0000611365/settled");
 	assert_int_equal(minor(pay), 5594);
-	assert_string_equal(str(event_of(&c, "payment_received", 0),
-				"occurred_at"),
-			    "2013-01-15T12:00:00Z");
+	assert_string_equal(
+		str(event_of(&c, "payment_received", 0), "occurred_at"),
+		"2013-01-15T12:00:00Z");
 	release(&c);
 }
 
@@ -204,17 +206,17 @@ static void test_ibm_disputed_row_yields_dispute_at_invoice_date(void **state)
 		 ibm_header);
 	import_text(".csv", text, &o, &c);
 	assert_int_equal(json_array_size(c.events), 3);
-	assert_string_equal(str(body_of(&c, "invoice_disputed", 0),
-				"invoice_id"),
-			    "0007900770");
-	assert_string_equal(str(event_of(&c, "invoice_disputed", 0),
-				"occurred_at"),
-			    "2013-01-26T12:00:00Z");
-	assert_string_equal(str(json_object_get(body_of(&c, "invoice_upserted",
-							0),
-						"amount"),
-				"currency"),
-			    "EUR");
+	assert_string_equal(
+		str(body_of(&c, "invoice_disputed", 0), "invoice_id"),
+		"0007900770");
+	assert_string_equal(
+		str(event_of(&c, "invoice_disputed", 0), "occurred_at"),
+		"2013-01-26T12:00:00Z");
+	assert_string_equal(
+		str(json_object_get(body_of(&c, "invoice_upserted", 0),
+				    "amount"),
+		    "currency"),
+		"EUR");
 	release(&c);
 }
 
@@ -267,11 +269,12 @@ static void test_three_decimal_currency_amount_is_exact(void **state)
 	struct capture c;
 
 	(void)state;
-	import_text(".csv",
-		    "type,invoice_id,customer_id,date,due_date,amount,currency\n"
-		    "invoice,K1,C9,2026-01-10,2026-02-09,1.500,KWD\n"
-		    "invoice,J1,C9,2026-01-10,2026-02-09,1500,JPY\n",
-		    &o, &c);
+	import_text(
+		".csv",
+		"type,invoice_id,customer_id,date,due_date,amount,currency\n"
+		"invoice,K1,C9,2026-01-10,2026-02-09,1.500,KWD\n"
+		"invoice,J1,C9,2026-01-10,2026-02-09,1500,JPY\n",
+		&o, &c);
 	assert_int_equal(c.sum.rejected, 0);
 	assert_int_equal(minor(body_of(&c, "invoice_upserted", 0)), 1500);
 	assert_int_equal(minor(body_of(&c, "invoice_upserted", 1)), 1500);
@@ -300,9 +303,27 @@ static void test_semicolon_file_with_bom_mapping_and_dotted_dates(void **state)
 	assert_string_equal(str(inv, "invoice_id"), "F-7");
 	assert_int_equal(minor(inv), 123450);
 	assert_string_equal(str(inv, "issue_date"), "2026-01-15");
-	assert_string_equal(str(event_of(&c, "invoice_upserted", 0),
-				"customer_id"),
-			    "Ñandú SL");
+	assert_string_equal(
+		str(event_of(&c, "invoice_upserted", 0), "customer_id"),
+		"Ñandú SL");
+	release(&c);
+}
+
+static void test_decimal_comma_amounts_are_read_exactly(void **state)
+{
+	struct import_options o = defaults();
+	struct capture c;
+
+	(void)state;
+	o.decimal_comma = true;
+	import_text(".csv",
+		    "type;invoice_id;customer_id;date;amount;currency\n"
+		    "invoice;F1;C1;2026-01-10;1.234,50;EUR\n"
+		    "invoice;F2;C1;2026-01-10;0,125;EUR\n",
+		    &o, &c);
+	assert_int_equal(minor(body_of(&c, "invoice_upserted", 0)), 123450);
+	assert_int_equal(c.sum.rejected, 1);
+	assert_non_null(strstr(c.rejects, "line 3,amount,"));
 	release(&c);
 }
 
@@ -312,34 +333,35 @@ static void test_invalid_utf8_row_is_rejected_and_rest_imported(void **state)
 	struct capture c;
 
 	(void)state;
-	import_text(".csv",
-		    "type,invoice_id,customer_id,date,due_date,amount,currency\n"
-		    "invoice,F1,C\xFF,2026-01-10,2026-02-09,1.00,EUR\n"
-		    "invoice,F2,C2,2026-01-10,2026-02-09,2.00,EUR\n",
-		    &o, &c);
+	import_text(
+		".csv",
+		"type,invoice_id,customer_id,date,due_date,amount,currency\n"
+		"invoice,F1,C\xFF,2026-01-10,2026-02-09,1.00,EUR\n"
+		"invoice,F2,C2,2026-01-10,2026-02-09,2.00,EUR\n",
+		&o, &c);
 	assert_int_equal(c.sum.rejected, 1);
 	assert_non_null(strstr(c.rejects, "line 2,,invalid UTF-8"));
 	assert_int_equal(json_array_size(c.events), 1);
-	assert_string_equal(str(body_of(&c, "invoice_upserted", 0),
-				"invoice_id"),
-			    "F2");
+	assert_string_equal(
+		str(body_of(&c, "invoice_upserted", 0), "invoice_id"), "F2");
 	release(&c);
 }
 
-static void test_credit_note_and_non_positive_amounts_are_not_dunnable(
-	void **state)
+static void
+test_credit_note_and_non_positive_amounts_are_not_dunnable(void **state)
 {
 	struct import_options o = defaults();
 	struct capture c;
 	json_t *cn, *zero;
 
 	(void)state;
-	import_text(".csv",
-		    "type,invoice_id,customer_id,date,due_date,amount,currency\n"
-		    "credit_note,CN1,C1,2026-01-10,,5.00,EUR\n"
-		    "invoice,Z1,C1,2026-01-10,2026-02-09,0.00,EUR\n"
-		    "invoice,P1,C1,2026-01-10,,9.00,EUR\n",
-		    &o, &c);
+	import_text(
+		".csv",
+		"type,invoice_id,customer_id,date,due_date,amount,currency\n"
+		"credit_note,CN1,C1,2026-01-10,,5.00,EUR\n"
+		"invoice,Z1,C1,2026-01-10,2026-02-09,0.00,EUR\n"
+		"invoice,P1,C1,2026-01-10,,9.00,EUR\n",
+		&o, &c);
 	cn = body_of(&c, "invoice_upserted", 0);
 	zero = body_of(&c, "invoice_upserted", 1);
 	assert_string_equal(str(cn, "kind"), "credit_note");
@@ -348,9 +370,9 @@ static void test_credit_note_and_non_positive_amounts_are_not_dunnable(
 	assert_true(json_is_true(json_object_get(zero, "not_dunnable")));
 	assert_false(json_is_true(json_object_get(
 		body_of(&c, "invoice_upserted", 2), "not_dunnable")));
-	assert_string_equal(str(body_of(&c, "invoice_upserted", 2),
-				"due_date_source"),
-			    "none");
+	assert_string_equal(
+		str(body_of(&c, "invoice_upserted", 2), "due_date_source"),
+		"none");
 	release(&c);
 }
 
@@ -370,9 +392,9 @@ static void test_ledger_payment_and_dispute_rows(void **state)
 		    &o, &c);
 	assert_int_equal(c.sum.rejected, 1); /* the negative payment */
 	assert_non_null(strstr(c.rejects, "line 5,amount,"));
-	assert_string_equal(str(body_of(&c, "payment_received", 0),
-				"payment_id"),
-			    "F1/partial/1");
+	assert_string_equal(
+		str(body_of(&c, "payment_received", 0), "payment_id"),
+		"F1/partial/1");
 	assert_int_equal(minor(body_of(&c, "payment_received", 0)), 4000);
 	assert_string_equal(str(body_of(&c, "invoice_disputed", 0), "reason"),
 			    "wrong quantity");
@@ -392,18 +414,19 @@ static void test_same_file_twice_gives_same_event_ids(void **state)
 	import_text(".csv", text, &o, &a);
 	import_text(".csv", text, &o, &b);
 	id = str(event_of(&a, "invoice_upserted", 0), "event_id");
-	assert_string_equal(id, str(event_of(&b, "invoice_upserted", 0),
-				    "event_id"));
+	assert_string_equal(
+		id, str(event_of(&b, "invoice_upserted", 0), "event_id"));
 	assert_int_equal(strncmp(id, "inv-", 4), 0);
 	release(&b);
 
 	/* A changed amount is a new fact with a new id. */
-	import_text(".csv",
-		    "type,invoice_id,customer_id,date,due_date,amount,currency\n"
-		    "invoice,F1,C1,2026-01-10,2026-02-09,11.00,EUR\n",
-		    &o, &b);
-	assert_string_not_equal(id, str(event_of(&b, "invoice_upserted", 0),
-					"event_id"));
+	import_text(
+		".csv",
+		"type,invoice_id,customer_id,date,due_date,amount,currency\n"
+		"invoice,F1,C1,2026-01-10,2026-02-09,11.00,EUR\n",
+		&o, &b);
+	assert_string_not_equal(
+		id, str(event_of(&b, "invoice_upserted", 0), "event_id"));
 	release(&a);
 	release(&b);
 }
@@ -479,27 +502,28 @@ static void test_directory_bad_values_are_rejected_with_reason(void **state)
 /* ---------------------------------------------------------------------- */
 /* UBL                                                                     */
 
-#define UBL_HEAD(root)                                                       \
-	"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<" root                 \
-	" xmlns=\"urn:oasis:names:specification:ubl:schema:xsd:" root       \
-	"-2\" xmlns:cac=\"urn:oasis:names:specification:ubl:schema:xsd:"     \
-	"CommonAggregateComponents-2\" xmlns:cbc=\"urn:oasis:names:"         \
+#define UBL_HEAD(root)                                                         \
+	"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<" root                   \
+	" xmlns=\"urn:oasis:names:specification:ubl:schema:xsd:" root          \
+	"-2\" xmlns:cac=\"urn:oasis:names:specification:ubl:schema:xsd:"       \
+	"CommonAggregateComponents-2\" xmlns:cbc=\"urn:oasis:names:"           \
 	"specification:ubl:schema:xsd:CommonBasicComponents-2\">\n"
 
-#define UBL_BUYER(phone)                                                     \
-	"<cac:AccountingCustomerParty><cac:Party>"                           \
-	"<cbc:EndpointID schemeID=\"0088\">B-1</cbc:EndpointID>"             \
-	"<cac:PostalAddress><cac:Country><cbc:IdentificationCode>PT"         \
-	"</cbc:IdentificationCode></cac:Country></cac:PostalAddress>"        \
-	"<cac:PartyLegalEntity><cbc:RegistrationName>Buyer Lda"              \
-	"</cbc:RegistrationName></cac:PartyLegalEntity>"                     \
-	"<cac:Contact><cbc:Telephone>" phone "</cbc:Telephone>"              \
-	"<cbc:ElectronicMail>ap@buyer.example</cbc:ElectronicMail>"          \
+#define UBL_BUYER(phone)                                                       \
+	"<cac:AccountingCustomerParty><cac:Party>"                             \
+	"<cbc:EndpointID schemeID=\"0088\">B-1</cbc:EndpointID>"               \
+	"<cac:PostalAddress><cac:Country><cbc:IdentificationCode>PT"           \
+	"</cbc:IdentificationCode></cac:Country></cac:PostalAddress>"          \
+	"<cac:PartyLegalEntity><cbc:RegistrationName>Buyer Lda"                \
+	"</cbc:RegistrationName></cac:PartyLegalEntity>"                       \
+	"<cac:Contact><cbc:Telephone>" phone "</cbc:Telephone>"                \
+	"<cbc:ElectronicMail>ap@buyer.example</cbc:ElectronicMail>"            \
 	"</cac:Contact></cac:Party></cac:AccountingCustomerParty>\n"
 
-#define UBL_TOTAL(amount)                                                    \
-	"<cac:LegalMonetaryTotal><cbc:PayableAmount currencyID=\"EUR\">"     \
-	amount "</cbc:PayableAmount></cac:LegalMonetaryTotal>\n"
+#define UBL_TOTAL(amount)                                                      \
+	"<cac:LegalMonetaryTotal><cbc:PayableAmount "                          \
+	"currencyID=\"EUR\">" amount                                           \
+	"</cbc:PayableAmount></cac:LegalMonetaryTotal>\n"
 
 static void test_ubl_invoice_with_due_date_buyer_and_iban(void **state)
 {
@@ -508,18 +532,40 @@ static void test_ubl_invoice_with_due_date_buyer_and_iban(void **state)
 	json_t *inv, *means, *cust;
 
 	(void)state;
-	import_text(".xml",
-		    UBL_HEAD("Invoice") "<cbc:ID>INV-9</cbc:ID>"
-		    "<cbc:IssueDate>2026-03-02</cbc:IssueDate>"
-		    "<cbc:DueDate>2026-04-01</cbc:DueDate>"
-		    "<cbc:DocumentCurrencyCode>EUR</cbc:DocumentCurrencyCode>\n"
-		    UBL_BUYER("912 345 678")
-		    "<cac:PaymentMeans><cbc:PaymentMeansCode>30"
-		    "</cbc:PaymentMeansCode><cbc:PaymentID>REF 9</cbc:PaymentID>"
-		    "<cac:PayeeFinancialAccount><cbc:ID>PT50000201231234567890154"
-		    "</cbc:ID></cac:PayeeFinancialAccount></cac:PaymentMeans>\n"
-		    UBL_TOTAL("1000.5") "</Invoice>\n",
-		    &o, &c);
+	import_text(
+		".xml",
+		UBL_HEAD(
+			"Invoice") "<cbc:ID>INV-9</cbc:ID>"
+				   "<cbc:IssueDate>2026-03-02</cbc:IssueDate>"
+				   "<cbc:DueDate>2026-04-01</cbc:DueDate>"
+				   "<cbc:DocumentCurrencyCode>EUR</"
+				   "cbc:DocumentCurrencyCode>\n" UBL_BUYER(
+					   "912 345 678") "<cac:PaymentMeans><"
+							  "cbc:"
+							  "PaymentMeansCode>30"
+							  "</"
+							  "cbc:"
+							  "PaymentMeansCode><"
+							  "cbc:PaymentID>REF "
+							  "9</cbc:PaymentID>"
+							  "<cac:"
+							  "PayeeFinancialAccoun"
+							  "t><cbc:ID>"
+							  "PT500002012312345678"
+							  "90154"
+							  "</cbc:ID></"
+							  "cac:"
+							  "PayeeFinancialAccoun"
+							  "t></"
+							  "cac:PaymentMeans>"
+							  "\n" UBL_TOTAL(
+								  "1000.5") "</"
+									    "In"
+									    "vo"
+									    "ic"
+									    "e>"
+									    "\n",
+		&o, &c);
 	assert_int_equal(c.sum.rejected, 0);
 	inv = body_of(&c, "invoice_upserted", 0);
 	assert_non_null(inv);
@@ -530,9 +576,8 @@ static void test_ubl_invoice_with_due_date_buyer_and_iban(void **state)
 	means = json_object_get(inv, "payment_means");
 	assert_string_equal(str(means, "iban"), "PT50000201231234567890154");
 	assert_string_equal(str(means, "payment_id"), "REF 9");
-	assert_string_equal(str(event_of(&c, "invoice_upserted", 0),
-				"customer_id"),
-			    "B-1");
+	assert_string_equal(
+		str(event_of(&c, "invoice_upserted", 0), "customer_id"), "B-1");
 
 	/* The buyer's national number is read in its country, Portugal. */
 	cust = body_of(&c, "customer_upserted", 0);
@@ -549,59 +594,67 @@ static void test_ubl_due_date_from_payment_terms_else_none(void **state)
 	struct capture c;
 
 	(void)state;
-	import_text(".xml",
-		    UBL_HEAD("Invoice") "<cbc:ID>T1</cbc:ID>"
-		    "<cbc:IssueDate>2026-03-02</cbc:IssueDate>\n"
-		    UBL_BUYER("")
-		    "<cac:PaymentTerms><cbc:PaymentDueDate>2026-05-01"
-		    "</cbc:PaymentDueDate></cac:PaymentTerms>\n"
-		    UBL_TOTAL("10") "</Invoice>\n",
-		    &o, &c);
-	assert_string_equal(str(body_of(&c, "invoice_upserted", 0),
-				"due_date_source"),
-			    "payment_terms");
-	assert_string_equal(str(body_of(&c, "invoice_upserted", 0),
-				"due_date"),
+	import_text(
+		".xml",
+		UBL_HEAD("Invoice") "<cbc:ID>T1</cbc:ID>"
+				    "<cbc:IssueDate>2026-03-02</"
+				    "cbc:IssueDate>\n" UBL_BUYER(
+					    "") "<cac:PaymentTerms><cbc:"
+						"PaymentDueDate>2026-05-01"
+						"</cbc:PaymentDueDate></"
+						"cac:PaymentTerms>\n" UBL_TOTAL(
+							"10") "</Invoice>\n",
+		&o, &c);
+	assert_string_equal(
+		str(body_of(&c, "invoice_upserted", 0), "due_date_source"),
+		"payment_terms");
+	assert_string_equal(str(body_of(&c, "invoice_upserted", 0), "due_date"),
 			    "2026-05-01");
 	assert_null(body_of(&c, "customer_upserted", 0)); /* no phone */
 	release(&c);
 
 	import_text(".xml",
 		    UBL_HEAD("Invoice") "<cbc:ID>T2</cbc:ID>"
-		    "<cbc:IssueDate>2026-03-02</cbc:IssueDate>\n"
-		    UBL_BUYER("") UBL_TOTAL("10") "</Invoice>\n",
+					"<cbc:IssueDate>2026-03-02</"
+					"cbc:IssueDate>\n" UBL_BUYER("")
+						UBL_TOTAL("10") "</Invoice>\n",
 		    &o, &c);
-	assert_string_equal(str(body_of(&c, "invoice_upserted", 0),
-				"due_date_source"),
-			    "none");
+	assert_string_equal(
+		str(body_of(&c, "invoice_upserted", 0), "due_date_source"),
+		"none");
 	assert_null(json_object_get(body_of(&c, "invoice_upserted", 0),
 				    "due_date"));
 	release(&c);
 }
 
-static void test_ubl_credit_note_and_negative_invoice_not_dunnable(
-	void **state)
+static void test_ubl_credit_note_and_negative_invoice_not_dunnable(void **state)
 {
 	struct import_options o = defaults();
 	struct capture c;
 	json_t *inv;
 
 	(void)state;
-	import_text(".xml",
-		    UBL_HEAD("CreditNote") "<cbc:ID>CN-1</cbc:ID>"
-		    "<cbc:IssueDate>2026-03-02</cbc:IssueDate>\n"
-		    UBL_BUYER("") UBL_TOTAL("25.00") "</CreditNote>\n",
-		    &o, &c);
+	import_text(
+		".xml",
+		UBL_HEAD("CreditNote") "<cbc:ID>CN-1</cbc:ID>"
+				       "<cbc:IssueDate>2026-03-02</"
+				       "cbc:IssueDate>\n" UBL_BUYER("")
+					       UBL_TOTAL(
+						       "25.00") "</"
+								"CreditNote>\n",
+		&o, &c);
 	inv = body_of(&c, "invoice_upserted", 0);
 	assert_string_equal(str(inv, "kind"), "credit_note");
 	assert_true(json_is_true(json_object_get(inv, "not_dunnable")));
 	release(&c);
 
-	import_text(".xml",
-		    UBL_HEAD("Invoice") "<cbc:ID>N-1</cbc:ID>"
-		    "<cbc:IssueDate>2026-03-02</cbc:IssueDate>\n"
-		    UBL_BUYER("") UBL_TOTAL("-225.14") "</Invoice>\n",
-		    &o, &c);
+	import_text(
+		".xml",
+		UBL_HEAD("Invoice") "<cbc:ID>N-1</cbc:ID>"
+				    "<cbc:IssueDate>2026-03-02</"
+				    "cbc:IssueDate>\n" UBL_BUYER("")
+					    UBL_TOTAL("-225.14") "</Invoice>\n",
+		&o, &c);
 	inv = body_of(&c, "invoice_upserted", 0);
 	assert_int_equal(minor(inv), -22514);
 	assert_string_equal(str(inv, "not_dunnable_reason"),
@@ -617,27 +670,29 @@ static void test_ubl_missing_or_bad_parts_are_rejected_with_path(void **state)
 	(void)state;
 	import_text(".xml",
 		    UBL_HEAD("Invoice") "<cbc:IssueDate>2026-03-02"
-		    "</cbc:IssueDate>\n" UBL_BUYER("") UBL_TOTAL("10")
-		    "</Invoice>\n",
+					"</cbc:IssueDate>\n" UBL_BUYER("")
+						UBL_TOTAL("10") "</Invoice>\n",
 		    &o, &c);
 	assert_int_equal(c.sum.rejected, 1);
 	assert_non_null(strstr(c.rejects, ",/Invoice/cbc:ID,cbc:ID,missing"));
 	release(&c);
 
-	import_text(".xml",
-		    UBL_HEAD("Invoice") "<cbc:ID>X</cbc:ID><cbc:IssueDate>"
-		    "2026-02-30</cbc:IssueDate>\n" UBL_BUYER("")
-		    UBL_TOTAL("10") "</Invoice>\n",
-		    &o, &c);
+	import_text(
+		".xml",
+		UBL_HEAD("Invoice") "<cbc:ID>X</cbc:ID><cbc:IssueDate>"
+				    "2026-02-30</cbc:IssueDate>\n" UBL_BUYER("")
+					    UBL_TOTAL("10") "</Invoice>\n",
+		&o, &c);
 	assert_non_null(strstr(c.rejects, "/Invoice/cbc:IssueDate"));
 	assert_non_null(strstr(c.rejects, "February"));
 	release(&c);
 
-	import_text(".xml",
-		    UBL_HEAD("Invoice") "<cbc:ID>X</cbc:ID><cbc:IssueDate>"
-		    "2026-02-03</cbc:IssueDate>\n" UBL_BUYER("")
-		    UBL_TOTAL("10.001") "</Invoice>\n",
-		    &o, &c);
+	import_text(
+		".xml",
+		UBL_HEAD("Invoice") "<cbc:ID>X</cbc:ID><cbc:IssueDate>"
+				    "2026-02-03</cbc:IssueDate>\n" UBL_BUYER("")
+					    UBL_TOTAL("10.001") "</Invoice>\n",
+		&o, &c);
 	assert_non_null(strstr(c.rejects, "3 decimals but EUR has 2"));
 	release(&c);
 
@@ -651,8 +706,7 @@ static void test_ubl_missing_or_bad_parts_are_rejected_with_path(void **state)
 	release(&c);
 }
 
-static void test_ubl_invalid_buyer_phone_rejects_only_the_customer(
-	void **state)
+static void test_ubl_invalid_buyer_phone_rejects_only_the_customer(void **state)
 {
 	struct import_options o = defaults();
 	struct capture c;
@@ -660,8 +714,9 @@ static void test_ubl_invalid_buyer_phone_rejects_only_the_customer(
 	(void)state;
 	import_text(".xml",
 		    UBL_HEAD("Invoice") "<cbc:ID>P-1</cbc:ID>"
-		    "<cbc:IssueDate>2026-03-02</cbc:IssueDate>\n"
-		    UBL_BUYER("12") UBL_TOTAL("10") "</Invoice>\n",
+					"<cbc:IssueDate>2026-03-02</"
+					"cbc:IssueDate>\n" UBL_BUYER("12")
+						UBL_TOTAL("10") "</Invoice>\n",
 		    &o, &c);
 	assert_int_equal(c.sum.rejected, 1);
 	assert_non_null(body_of(&c, "invoice_upserted", 0));
@@ -728,24 +783,38 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_ibm_settled_row_becomes_invoice_and_payment),
-		cmocka_unit_test(test_ibm_disputed_row_yields_dispute_at_invoice_date),
-		cmocka_unit_test(test_impossible_date_is_rejected_with_file_line_field),
-		cmocka_unit_test(test_too_many_decimals_is_rejected_unless_rounding),
+		cmocka_unit_test(
+			test_ibm_settled_row_becomes_invoice_and_payment),
+		cmocka_unit_test(
+			test_ibm_disputed_row_yields_dispute_at_invoice_date),
+		cmocka_unit_test(
+			test_impossible_date_is_rejected_with_file_line_field),
+		cmocka_unit_test(
+			test_too_many_decimals_is_rejected_unless_rounding),
 		cmocka_unit_test(test_three_decimal_currency_amount_is_exact),
-		cmocka_unit_test(test_semicolon_file_with_bom_mapping_and_dotted_dates),
-		cmocka_unit_test(test_invalid_utf8_row_is_rejected_and_rest_imported),
-		cmocka_unit_test(test_credit_note_and_non_positive_amounts_are_not_dunnable),
+		cmocka_unit_test(
+			test_semicolon_file_with_bom_mapping_and_dotted_dates),
+		cmocka_unit_test(test_decimal_comma_amounts_are_read_exactly),
+		cmocka_unit_test(
+			test_invalid_utf8_row_is_rejected_and_rest_imported),
+		cmocka_unit_test(
+			test_credit_note_and_non_positive_amounts_are_not_dunnable),
 		cmocka_unit_test(test_ledger_payment_and_dispute_rows),
 		cmocka_unit_test(test_same_file_twice_gives_same_event_ids),
 		cmocka_unit_test(test_missing_mapped_column_fails_the_file),
-		cmocka_unit_test(test_directory_phone_in_national_format_becomes_e164),
-		cmocka_unit_test(test_directory_bad_values_are_rejected_with_reason),
+		cmocka_unit_test(
+			test_directory_phone_in_national_format_becomes_e164),
+		cmocka_unit_test(
+			test_directory_bad_values_are_rejected_with_reason),
 		cmocka_unit_test(test_ubl_invoice_with_due_date_buyer_and_iban),
-		cmocka_unit_test(test_ubl_due_date_from_payment_terms_else_none),
-		cmocka_unit_test(test_ubl_credit_note_and_negative_invoice_not_dunnable),
-		cmocka_unit_test(test_ubl_missing_or_bad_parts_are_rejected_with_path),
-		cmocka_unit_test(test_ubl_invalid_buyer_phone_rejects_only_the_customer),
+		cmocka_unit_test(
+			test_ubl_due_date_from_payment_terms_else_none),
+		cmocka_unit_test(
+			test_ubl_credit_note_and_negative_invoice_not_dunnable),
+		cmocka_unit_test(
+			test_ubl_missing_or_bad_parts_are_rejected_with_path),
+		cmocka_unit_test(
+			test_ubl_invalid_buyer_phone_rejects_only_the_customer),
 		cmocka_unit_test(test_jsonl_events_are_read_back_as_written),
 	};
 

@@ -31,20 +31,19 @@ static void add_invoice(struct sink *s, const char *id, int64_t at)
 	snprintf(ev.invoice_id, sizeof(ev.invoice_id), "%s", id);
 	snprintf(ev.currency, sizeof(ev.currency), "EUR");
 	ev.amount_minor = 100;
-	ev.issue_date = (struct civil_date){2026, 1, 1};
+	ev.issue_date = (struct civil_date){ 2026, 1, 1 };
 	ev.due_source = EVENT_DUE_NONE;
 	ev.occurred_at_ms = at;
 	assert_int_equal(sink_event(s, &ev), 0);
 }
 
-static void test_replay_publishes_in_time_order_when_clock_reaches(
-	void **state)
+static void test_replay_publishes_in_time_order_when_clock_reaches(void **state)
 {
 	struct config *cfg = testenv_config(NULL);
-	struct sink_options so = {true, true, NULL, NULL, false};
+	struct sink_options so = { true, true, NULL, NULL, false };
 	int64_t start = INT64_C(1767225600000); /* 2026-01-01T00:00:00Z */
 	int64_t real_start, published, occurred;
-	const char *order[] = {"A", "B", "C", "D"};
+	const char *order[] = { "A", "B", "C", "D" };
 	struct sink *s;
 	char line[4096], err[256];
 	json_t *ev;
@@ -58,7 +57,7 @@ static void test_replay_publishes_in_time_order_when_clock_reaches(
 	s = sink_new(cfg, &so, err, sizeof(err));
 	assert_non_null(s);
 	add_invoice(s, "C", start + 3 * HOUR_MS);
-	add_invoice(s, "A", start - HOUR_MS); /* past: at once */
+	add_invoice(s, "A", start - HOUR_MS);	  /* past: at once */
 	add_invoice(s, "D", start + 3 * HOUR_MS); /* tie keeps file order */
 	add_invoice(s, "B", start + HOUR_MS);
 	rewind(so.out);
@@ -76,16 +75,16 @@ static void test_replay_publishes_in_time_order_when_clock_reaches(
 				json_object_get(ev, "invoice_upserted"),
 				"invoice_id")),
 			order[i++]);
-		assert_int_equal(config_parse_instant(
-					 json_string_value(json_object_get(
-						 ev, "published_at")),
-					 &published),
-				 0);
-		assert_int_equal(config_parse_instant(
-					 json_string_value(json_object_get(
-						 ev, "occurred_at")),
-					 &occurred),
-				 0);
+		assert_int_equal(
+			config_parse_instant(json_string_value(json_object_get(
+						     ev, "published_at")),
+					     &published),
+			0);
+		assert_int_equal(
+			config_parse_instant(json_string_value(json_object_get(
+						     ev, "occurred_at")),
+					     &occurred),
+			0);
 		assert_true(published >= occurred);
 		json_decref(ev);
 	}
@@ -99,7 +98,7 @@ static void test_replay_publishes_in_time_order_when_clock_reaches(
 static void test_rejects_are_quoted_csv_and_stale_file_removed(void **state)
 {
 	struct config *cfg = testenv_config(NULL);
-	struct sink_options so = {true, false, NULL, NULL, false};
+	struct sink_options so = { true, false, NULL, NULL, false };
 	struct sink_summary sum;
 	struct sink *s;
 	char path[128], err[256], *text;
@@ -143,8 +142,10 @@ static void test_rejects_are_quoted_csv_and_stale_file_removed(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_replay_publishes_in_time_order_when_clock_reaches),
-		cmocka_unit_test(test_rejects_are_quoted_csv_and_stale_file_removed),
+		cmocka_unit_test(
+			test_replay_publishes_in_time_order_when_clock_reaches),
+		cmocka_unit_test(
+			test_rejects_are_quoted_csv_and_stale_file_removed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
