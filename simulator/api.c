@@ -26,7 +26,7 @@
 #include <time.h>
 
 #define API_OLD_TOKENS_MAX 8
-#define API_RECENT_MAX 1000
+#define API_RECENT_MAX 10000
 #define API_WINDOW_MS (24LL * 3600 * 1000)
 #define API_DETAILS_MAX 512
 
