@@ -35,6 +35,7 @@
 #include "kafka.h"
 #include "testenv.h"
 
+#include "dunning/v1/deadletter.pb-c.h"
 #include "dunning/v1/whatsapp.pb-c.h"
 
 #define APP_SECRET "test-app-secret"
@@ -274,6 +275,18 @@ static long long gateway_metric(const char *series)
 		value = strtoll(at + strlen(line), NULL, 10);
 	free(answer);
 	return value;
+}
+
+/* Posts body to the gateway's webhook, signed as Meta signs it. */
+static long post_signed(const char *body)
+{
+	char url[128], signature[80];
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/webhook",
+		 gateway.port);
+	webhook_signature_make(APP_SECRET, body, strlen(body), signature,
+			       sizeof(signature));
+	return http("POST", url, body, signature, NULL);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -655,6 +668,112 @@ static void test_status_for_unknown_message_is_skipped(void **state)
 	assert_int_equal(events_with_id("wamid.NOBODY/read"), 0);
 }
 
+
+static void test_repeated_reply_and_late_status_change_nothing(void **state)
+{
+	Dunning__V1__MessageEvent *accepted;
+	char body[2048], id[1100], delivered_id[1100];
+	size_t before, delivered_before;
+
+	(void)state;
+	send_template("direct", "+34600100005", 0);
+	accepted = wait_event("direct", ACCEPTED, 15000);
+	assert_non_null(accepted);
+	assert_non_null(wait_event("direct", READ, 15000));
+	events_poll(1500);
+	snprintf(delivered_id, sizeof(delivered_id), "%s/delivered",
+		 accepted->wa_message_id);
+	delivered_before = events_with_id(delivered_id);
+
+	/* A reply delivered twice, in a batch of two entries. */
+	snprintf(body, sizeof(body),
+		 "{\"object\":\"whatsapp_business_account\",\"entry\":["
+		 "{\"id\":\"W\",\"changes\":[{\"field\":\"messages\","
+		 "\"value\":{\"metadata\":{\"phone_number_id\":\"%s\"},"
+		 "\"messages\":[{\"from\":\"34600100005\",\"id\":"
+		 "\"wamid.%s.in\",\"timestamp\":\"1767225600\",\"type\":"
+		 "\"interactive\",\"context\":{\"id\":\"%s\"},"
+		 "\"interactive\":{\"type\":\"button_reply\","
+		 "\"button_reply\":{\"id\":\"more_time\",\"title\":"
+		 "\"Necesito m\\u00e1s tiempo \\ud83d\\ude4f\"}}}]}}]},"
+		 "{\"id\":\"W\",\"changes\":[{\"field\":\"messages\","
+		 "\"value\":{\"metadata\":{\"phone_number_id\":\"%s\"},"
+		 "\"statuses\":[{\"id\":\"%s\",\"status\":\"delivered\","
+		 "\"timestamp\":\"1767225601\",\"recipient_id\":"
+		 "\"34600100005\"}]}}]}]}",
+		 SENDER, run_id, accepted->wa_message_id, SENDER,
+		 accepted->wa_message_id);
+	assert_int_equal(post_signed(body), 200);
+	assert_int_equal(post_signed(body), 200);
+	snprintf(id, sizeof(id), "wamid.%s.in", run_id);
+	before = event_count;
+	{
+		int64_t until = clock_real_now_ms() + 10000;
+
+		while (events_with_id(id) == 0 && clock_real_now_ms() < until)
+			events_poll(100);
+	}
+	events_poll(1500);
+	assert_int_equal(events_with_id(id), 1);
+	{
+		size_t i;
+
+		for (i = before; i < event_count; i++)
+			if (strcmp(events[i]->event_id, id) == 0) {
+				assert_string_equal(
+					events[i]->interactive->title,
+					"Necesito más tiempo 🙏");
+				assert_string_equal(events[i]->command_id,
+						    accepted->command_id);
+			}
+	}
+	/* delivered after read: read stays read, no second event. */
+	assert_int_equal(events_with_id(delivered_id), delivered_before);
+	assert_true(gateway_metric("dunning_gateway_webhook_items_total"
+				   "{result=\"duplicate\"}") >= 1);
+	assert_true(gateway_metric("dunning_gateway_webhook_items_total"
+				   "{result=\"stale\"}") >= 1);
+}
+
+static void test_undecodable_command_goes_to_dead_letter(void **state)
+{
+	const char *topics[] = {"dunning.deadletter"};
+	struct kafka_consumer *letters;
+	rd_kafka_message_t *msg = NULL;
+	char err[256], group[64];
+	int64_t until;
+
+	(void)state;
+	letters = kafka_consumer_new(cfg,
+				     testenv_unique("gwtest-dl", group,
+						    sizeof(group)),
+				     topics, 1, NULL, NULL, NULL, err,
+				     sizeof(err));
+	assert_non_null(letters);
+	assert_int_equal(kafka_producer_send(producer, "whatsapp.send",
+					     "demo/x", 6, "\xff\xff garbage",
+					     10, NULL, err, sizeof(err)),
+			 0);
+	until = clock_real_now_ms() + 20000;
+	while (!msg && clock_real_now_ms() < until)
+		msg = kafka_consumer_poll(letters, 200);
+	assert_non_null(msg);
+	{
+		size_t len;
+		const void *payload = kafka_message_payload(msg, &len);
+		Dunning__V1__DeadLetter *letter =
+			dunning__v1__dead_letter__unpack(NULL, len, payload);
+
+		assert_non_null(letter);
+		assert_string_equal(letter->component, "gateway");
+		assert_string_equal(letter->source_topic, "whatsapp.send");
+		assert_int_equal(letter->payload.len, 10);
+		dunning__v1__dead_letter__free_unpacked(letter, NULL);
+	}
+	kafka_message_free(msg);
+	kafka_consumer_free(letters);
+}
+
 static void test_token_expiry_mid_run_loses_and_repeats_nothing(void **state)
 {
 	json_int_t before = sim_stat("messages_accepted");
@@ -678,6 +797,13 @@ static void test_token_expiry_mid_run_loses_and_repeats_nothing(void **state)
 	usleep(1500 * 1000);
 	assert_true(sim_stat("token_rejected") > 0);
 	assert_true(gateway_metric("dunning_gateway_halted") == 1);
+	{
+		char url[128];
+
+		snprintf(url, sizeof(url), "http://127.0.0.1:%d/healthz",
+			 gateway.port);
+		assert_int_equal(http("GET", url, NULL, NULL, NULL), 503);
+	}
 	assert_true(sim_stat("messages_accepted") - before < 300);
 
 	/* The operator writes the new token; the gateway picks it up. */
@@ -750,6 +876,8 @@ int main(void)
 		cmocka_unit_test(test_button_reply_is_matched_to_its_command),
 		cmocka_unit_test(test_webhook_without_valid_signature_is_refused),
 		cmocka_unit_test(test_status_for_unknown_message_is_skipped),
+		cmocka_unit_test(test_repeated_reply_and_late_status_change_nothing),
+		cmocka_unit_test(test_undecodable_command_goes_to_dead_letter),
 		cmocka_unit_test(test_token_expiry_mid_run_loses_and_repeats_nothing),
 	};
 
