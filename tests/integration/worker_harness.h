@@ -34,7 +34,10 @@
 #include "dunning/v1/whatsapp.pb-c.h"
 
 #include <hiredis/hiredis.h>
+#include <arpa/inet.h>
 #include <inttypes.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -228,6 +231,39 @@ static inline void wh_worker_stop(struct wh_worker *w, int sig)
 	kill(w->pid, sig);
 	waitpid(w->pid, &status, 0);
 	w->pid = 0;
+}
+
+/* The value of a metric series (exact name with labels) of a worker's
+ * /metrics, or -1 when absent or unreachable. */
+static inline int64_t wh_metric(const struct wh_worker *w, const char *series)
+{
+	char request[128], reply[65536], *at;
+	struct sockaddr_in addr = {0};
+	size_t used = 0;
+	ssize_t n;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd < 0)
+		return -1;
+	addr.sin_family = AF_INET;
+	addr.sin_port = htons((uint16_t)w->port);
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	snprintf(request, sizeof(request),
+		 "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
+	    write(fd, request, strlen(request)) < 0) {
+		close(fd);
+		return -1;
+	}
+	while (used + 1 < sizeof(reply) &&
+	       (n = read(fd, reply + used, sizeof(reply) - used - 1)) > 0)
+		used += (size_t)n;
+	close(fd);
+	reply[used] = '\0';
+	for (at = strstr(reply, series); at; at = strstr(at + 1, series))
+		if (at[-1] == '\n' && at[strlen(series)] == ' ')
+			return strtoll(at + strlen(series) + 1, NULL, 10);
+	return -1;
 }
 
 /* ---------------------------------------------------------------------- */
