@@ -21,9 +21,9 @@
 static int produce_one(struct kafka_producer *p, const char *topic,
 		       const char *prefix, long n)
 {
-	static const char *const texts[] = {"Ana Puig", "F-2027-001",
-					    "1.234,56 €", "5/1/2027",
-					    "https://pay.example/F"};
+	static const char *const texts[] = { "Ana Puig", "F-2027-001",
+					     "1.234,56 €", "5/1/2027",
+					     "https://pay.example/F" };
 	Dunning__V1__SendCommand cmd = DUNNING__V1__SEND_COMMAND__INIT;
 	Dunning__V1__TemplateParameter params[5], *list[5];
 	char id[128], customer[64], phone[32], key[128], err[256];
@@ -51,8 +51,8 @@ static int produce_one(struct kafka_producer *p, const char *topic,
 	cmd.created_at_ms = clock_now_ms();
 	len = dunning__v1__send_command__pack(&cmd, buf);
 	kafka_key_format(key, sizeof(key), cmd.tenant, cmd.customer_id);
-	if (kafka_producer_send(p, topic, key, strlen(key), buf, len, NULL,
-				err, sizeof(err))) {
+	if (kafka_producer_send(p, topic, key, strlen(key), buf, len, NULL, err,
+				sizeof(err))) {
 		fprintf(stderr, "gateway_load: %s\n", err);
 		return -1;
 	}
@@ -61,7 +61,7 @@ static int produce_one(struct kafka_producer *p, const char *topic,
 
 int main(int argc, char **argv)
 {
-	const struct config_key *const tables[] = {config_common_keys, NULL};
+	const struct config_key *const tables[] = { config_common_keys, NULL };
 	struct kafka_producer *p;
 	struct config *cfg;
 	char err[512];
@@ -79,8 +79,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	for (n = 0; n < count && rc == 0; n++)
-		rc = produce_one(p, config_str(cfg,
-					       "DUNNING_TOPIC_WHATSAPP_SEND"),
+		rc = produce_one(p,
+				 config_str(cfg, "DUNNING_TOPIC_WHATSAPP_SEND"),
 				 argv[2], n);
 	if (kafka_producer_flush(p, 60000) ||
 	    kafka_producer_delivered(p) != (uint64_t)count)

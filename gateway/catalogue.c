@@ -78,7 +78,8 @@ static json_t *template_find(const struct catalogue *cat, const char *name)
 	size_t i;
 	json_t *t;
 
-	json_array_foreach(cat->templates, i, t) {
+	json_array_foreach(cat->templates, i, t)
+	{
 		const char *n = json_string_value(json_object_get(t, "name"));
 
 		if (n && strcmp(n, name) == 0)
@@ -101,8 +102,7 @@ int catalogue_check(const struct catalogue *cat, const char *name,
 	status = json_string_value(json_object_get(t, "status"));
 	if (status && strcmp(status, "APPROVED") != 0)
 		return dn_fail(DN_ERR_PERMANENT, err, errlen,
-			       "template %s is %s, not APPROVED", name,
-			       status);
+			       "template %s is %s, not APPROVED", name, status);
 	if (!json_object_get(json_object_get(t, "languages"), language))
 		return dn_fail(DN_ERR_PERMANENT, err, errlen,
 			       "template %s has no language %s", name,

@@ -57,8 +57,8 @@ static int run(const struct config *cfg, struct metrics *metrics)
 
 int main(void)
 {
-	const struct config_key *const tables[] = {config_common_keys,
-						   gateway_config_keys, NULL};
+	const struct config_key *const tables[] = { config_common_keys,
+						    gateway_config_keys, NULL };
 	struct metrics *metrics;
 	struct config *cfg;
 	char err[512];

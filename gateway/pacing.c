@@ -12,15 +12,15 @@
 
 struct bucket {
 	char sender[SENDER_ID_MAX];
-	int64_t rate;          /* messages per second now */
-	int64_t millitokens;   /* tokens available * MILLI */
-	int64_t updated_ms;    /* last refill */
-	int64_t recovered_ms;  /* last rate increase or cut */
+	int64_t rate;	      /* messages per second now */
+	int64_t millitokens;  /* tokens available * MILLI */
+	int64_t updated_ms;   /* last refill */
+	int64_t recovered_ms; /* last rate increase or cut */
 };
 
 struct pair {
 	char recipient[RECIPIENT_MAX];
-	int64_t next_ms;       /* earliest next message */
+	int64_t next_ms; /* earliest next message */
 	int used;
 };
 
@@ -30,7 +30,7 @@ struct pacing {
 	int64_t pair_spacing_ms;
 	struct bucket buckets[PACING_SENDERS_MAX];
 	int bucket_count;
-	struct pair *pairs;    /* open addressing, PACING_RECIPIENTS_MAX */
+	struct pair *pairs; /* open addressing, PACING_RECIPIENTS_MAX */
 };
 
 struct pacing *pacing_new(int64_t mps, bool bucket, int64_t pair_spacing_ms)
@@ -140,8 +140,7 @@ static struct pair *pair_find(struct pacing *p, const char *recipient)
 	return oldest;
 }
 
-static void pair_take(struct pair *slot, const char *recipient,
-		      int64_t next_ms)
+static void pair_take(struct pair *slot, const char *recipient, int64_t next_ms)
 {
 	if (!slot->used) {
 		memset(slot->recipient, 0, sizeof(slot->recipient));
@@ -167,8 +166,7 @@ int64_t pacing_reserve(struct pacing *p, const char *sender,
 		b = bucket_find(p, sender, now_ms);
 		bucket_refill(p, b, now_ms);
 		if (b->millitokens < MILLI)
-			return (MILLI - b->millitokens + b->rate - 1) /
-			       b->rate;
+			return (MILLI - b->millitokens + b->rate - 1) / b->rate;
 		b->millitokens -= MILLI;
 	}
 	if (slot)
@@ -176,8 +174,7 @@ int64_t pacing_reserve(struct pacing *p, const char *sender,
 	return 0;
 }
 
-int64_t pacing_sender_wait(struct pacing *p, const char *sender,
-			   int64_t now_ms)
+int64_t pacing_sender_wait(struct pacing *p, const char *sender, int64_t now_ms)
 {
 	struct bucket *b;
 

@@ -24,7 +24,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define PACING_SENDERS_MAX 64
+#define PACING_SENDERS_MAX    64
 #define PACING_RECIPIENTS_MAX 65536
 
 struct pacing;

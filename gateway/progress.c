@@ -60,8 +60,7 @@ void progress_free(struct progress *p)
 	free(p);
 }
 
-static struct partition_queue *queue_find(struct progress *p,
-					  const char *topic,
+static struct partition_queue *queue_find(struct progress *p, const char *topic,
 					  int32_t partition, int create)
 {
 	struct partition_queue *q;
@@ -78,12 +77,10 @@ static struct partition_queue *queue_find(struct progress *p,
 	return q;
 }
 
-struct progress_entry *progress_add(struct progress *p,
-				    rd_kafka_message_t *msg)
+struct progress_entry *progress_add(struct progress *p, rd_kafka_message_t *msg)
 {
-	struct partition_queue *q =
-		queue_find(p, kafka_message_topic(msg),
-			   kafka_message_partition(msg), 1);
+	struct partition_queue *q = queue_find(p, kafka_message_topic(msg),
+					       kafka_message_partition(msg), 1);
 	struct progress_entry *e;
 
 	if (!q || !(e = calloc(1, sizeof(*e))))
@@ -126,8 +123,7 @@ void progress_done(struct progress *p, struct progress_entry *e)
 	}
 }
 
-void progress_revoke(struct progress *p, const char *topic,
-		     int32_t partition)
+void progress_revoke(struct progress *p, const char *topic, int32_t partition)
 {
 	struct partition_queue *q = queue_find(p, topic, partition, 0);
 

@@ -46,8 +46,7 @@ const rd_kafka_message_t *progress_message(const struct progress_entry *e);
 void progress_done(struct progress *p, struct progress_entry *e);
 
 /* Entries of partition that are not stored any more (revoked). */
-void progress_revoke(struct progress *p, const char *topic,
-		     int32_t partition);
+void progress_revoke(struct progress *p, const char *topic, int32_t partition);
 
 /* Entries not yet freed. */
 size_t progress_pending(const struct progress *p);

@@ -41,8 +41,7 @@ typedef const char *(*receiver_health_fn)(void *ctx);
  * health_ctx are borrowed for the receiver's life. Returns NULL with the
  * reason in err.
  */
-struct receiver *receiver_new(const struct config *cfg,
-			      struct metrics *metrics,
+struct receiver *receiver_new(const struct config *cfg, struct metrics *metrics,
 			      receiver_health_fn health, void *health_ctx,
 			      char *err, size_t errlen);
 

@@ -12,13 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define KEY_MAX 1024
-#define DAY_MS (24LL * 3600 * 1000)
+#define KEY_MAX	       1024
+#define DAY_MS	       (24LL * 3600 * 1000)
 #define COMMAND_TTL_MS (30 * DAY_MS)
 #define MESSAGE_TTL_MS (30 * DAY_MS)
-#define USER_TTL_MS (90 * DAY_MS)
-#define WINDOW_TTL_MS (2 * DAY_MS)
-#define SEEN_TTL_MS (7 * DAY_MS)
+#define USER_TTL_MS    (90 * DAY_MS)
+#define WINDOW_TTL_MS  (2 * DAY_MS)
+#define SEEN_TTL_MS    (7 * DAY_MS)
 
 extern const char claim_lua[];
 extern const char status_lua[];
@@ -127,7 +127,7 @@ int registry_release(struct registry *r, const char *command_id, char *err,
 		     size_t errlen)
 {
 	char key[KEY_MAX];
-	const char *argv[] = {"HSET", key, "state", "retry"};
+	const char *argv[] = { "HSET", key, "state", "retry" };
 
 	if (key_format(key, "cmd", command_id, NULL, NULL))
 		return DN_ERR_TOO_LARGE;
@@ -139,7 +139,7 @@ int registry_finish(struct registry *r, const char *command_id,
 		    size_t errlen)
 {
 	char key[KEY_MAX];
-	const char *argv[] = {"HSET", key, "state", state, "reason", reason};
+	const char *argv[] = { "HSET", key, "state", state, "reason", reason };
 
 	if (key_format(key, "cmd", command_id, NULL, NULL))
 		return DN_ERR_TOO_LARGE;
@@ -160,18 +160,19 @@ int registry_accepted(struct registry *r, const char *command_id,
 	char cmd_key[KEY_MAX], msg_key[KEY_MAX], id_key[KEY_MAX];
 	char phone_key[KEY_MAX], owner[2 * REGISTRY_NAME_MAX + 2];
 	char msg_ttl[24], user_ttl[24];
-	const char *message[] = {"HSET",     msg_key,  "tenant", tenant,
-				 "customer", customer, "command", command_id,
-				 "wa_id", wa_id ? wa_id : ""};
-	const char *expire[] = {"PEXPIRE", msg_key, msg_ttl};
-	const char *by_id[] = {"SET", id_key, owner, "PX", user_ttl};
-	const char *by_phone[] = {"SET", phone_key, owner, "PX", user_ttl};
-	const char *accept[] = {"HSET",  cmd_key,  "state", "accepted",
-				"wa_message_id", wa_message_id};
-	const char *const *argvs[5] = {message, expire, accept, by_id,
-				       by_phone};
-	int argcs[5] = {10, 3, 6, 5, 5};
-	redisReply *replies[5] = {NULL};
+	const char *message[] = {
+		"HSET",	  msg_key,   "tenant",	 tenant,  "customer",
+		customer, "command", command_id, "wa_id", wa_id ? wa_id : ""
+	};
+	const char *expire[] = { "PEXPIRE", msg_key, msg_ttl };
+	const char *by_id[] = { "SET", id_key, owner, "PX", user_ttl };
+	const char *by_phone[] = { "SET", phone_key, owner, "PX", user_ttl };
+	const char *accept[] = { "HSET",     cmd_key,	      "state",
+				 "accepted", "wa_message_id", wa_message_id };
+	const char *const *argvs[5] = { message, expire, accept, by_id,
+					by_phone };
+	int argcs[5] = { 10, 3, 6, 5, 5 };
+	redisReply *replies[5] = { NULL };
 	size_t i, count = 3;
 	int rc;
 
@@ -194,8 +195,7 @@ int registry_accepted(struct registry *r, const char *command_id,
 	/* One round trip; every command is idempotent, as a pipeline
 	 * replayed on a new connection requires. */
 	rc = store_pipeline(r->store, count, argcs,
-			    (const char *const *const *)argvs, NULL,
-			    replies);
+			    (const char *const *const *)argvs, NULL, replies);
 	if (rc)
 		dn_fail(DN_ERR_REDIS, err, errlen, "redis: %s",
 			store_error(r->store));
@@ -237,7 +237,7 @@ static int owner_from_hash(redisReply *reply, struct registry_owner *out)
 static int owner_lookup(struct registry *r, const char *key,
 			struct registry_owner *out, char *err, size_t errlen)
 {
-	const char *argv[] = {"HGETALL", key};
+	const char *argv[] = { "HGETALL", key };
 	redisReply *reply = store_command(r->store, 2, argv, NULL);
 	int rc = reply_check(r, reply, err, errlen);
 
@@ -249,8 +249,7 @@ static int owner_lookup(struct registry *r, const char *key,
 }
 
 int registry_message_owner(struct registry *r, const char *wa_message_id,
-			   struct registry_owner *out, char *err,
-			   size_t errlen)
+			   struct registry_owner *out, char *err, size_t errlen)
 {
 	char key[KEY_MAX];
 
@@ -260,8 +259,7 @@ int registry_message_owner(struct registry *r, const char *wa_message_id,
 }
 
 int registry_command_owner(struct registry *r, const char *command_id,
-			   struct registry_owner *out, char *err,
-			   size_t errlen)
+			   struct registry_owner *out, char *err, size_t errlen)
 {
 	char key[KEY_MAX];
 	int rc;
@@ -279,7 +277,7 @@ int registry_user_owner(struct registry *r, const char *phone_number_id,
 			char *err, size_t errlen)
 {
 	char key[KEY_MAX];
-	const char *argv[] = {"GET", key};
+	const char *argv[] = { "GET", key };
 	redisReply *reply;
 	const char *slash;
 	int rc;
@@ -295,8 +293,7 @@ int registry_user_owner(struct registry *r, const char *phone_number_id,
 						  : NULL;
 	if (slash && (size_t)(slash - reply->str) < sizeof(out->tenant)) {
 		memcpy(out->tenant, reply->str, (size_t)(slash - reply->str));
-		snprintf(out->customer, sizeof(out->customer), "%s",
-			 slash + 1);
+		snprintf(out->customer, sizeof(out->customer), "%s", slash + 1);
 		rc = DN_OK;
 	}
 	store_reply_free(reply);
@@ -308,7 +305,7 @@ int registry_user_remember(struct registry *r, const char *phone_number_id,
 			   const char *customer, char *err, size_t errlen)
 {
 	char key[KEY_MAX], value[2 * REGISTRY_NAME_MAX + 2], ttl[24];
-	const char *argv[] = {"SET", key, value, "PX", ttl};
+	const char *argv[] = { "SET", key, value, "PX", ttl };
 
 	if (key_format(key, "who", phone_number_id, ":", digits_of(wa_id)))
 		return DN_ERR_TOO_LARGE;
@@ -318,11 +315,10 @@ int registry_user_remember(struct registry *r, const char *phone_number_id,
 }
 
 int registry_status_advance(struct registry *r, const char *wa_message_id,
-			    int rank, int *advanced, char *err,
-			    size_t errlen)
+			    int rank, int *advanced, char *err, size_t errlen)
 {
 	char key[KEY_MAX], rank_text[16], ttl[24];
-	const char *argv[] = {key, rank_text, ttl};
+	const char *argv[] = { key, rank_text, ttl };
 	redisReply *reply;
 	int rc;
 
@@ -342,7 +338,7 @@ int registry_seen(struct registry *r, const char *wa_message_id, int *first,
 		  char *err, size_t errlen)
 {
 	char key[KEY_MAX], ttl[24];
-	const char *argv[] = {"SET", key, "1", "NX", "PX", ttl};
+	const char *argv[] = { "SET", key, "1", "NX", "PX", ttl };
 	redisReply *reply;
 	int rc;
 
@@ -362,7 +358,7 @@ int registry_window_open(struct registry *r, const char *tenant,
 			 size_t errlen)
 {
 	char key[KEY_MAX], at[24], ttl[24];
-	const char *argv[] = {"SET", key, at, "PX", ttl};
+	const char *argv[] = { "SET", key, at, "PX", ttl };
 
 	if (key_format(key, "window", tenant, "/", customer))
 		return DN_ERR_TOO_LARGE;
@@ -376,7 +372,7 @@ int registry_window_last(struct registry *r, const char *tenant,
 			 size_t errlen)
 {
 	char key[KEY_MAX];
-	const char *argv[] = {"GET", key};
+	const char *argv[] = { "GET", key };
 	redisReply *reply;
 	int rc;
 

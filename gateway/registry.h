@@ -99,8 +99,7 @@ int registry_user_remember(struct registry *r, const char *phone_number_id,
  * than any seen before, 0 for stale or repeated statuses.
  */
 int registry_status_advance(struct registry *r, const char *wa_message_id,
-			    int rank, int *advanced, char *err,
-			    size_t errlen);
+			    int rank, int *advanced, char *err, size_t errlen);
 
 /* Marks an inbound message as handled; *first is 0 when it already was. */
 int registry_seen(struct registry *r, const char *wa_message_id, int *first,

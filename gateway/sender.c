@@ -28,12 +28,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#define GROUP_ID "dunning-gateway"
-#define TOKEN_MAX 4096
-#define WINDOW_MS (24LL * 3600 * 1000)
-#define INTAKE_BATCH 512
+#define GROUP_ID	  "dunning-gateway"
+#define TOKEN_MAX	  4096
+#define WINDOW_MS	  (24LL * 3600 * 1000)
+#define INTAKE_BATCH	  512
 #define COMMAND_MAX_BYTES (256 * 1024)
-#define REASON_MAX 300
+#define REASON_MAX	  300
 
 enum job_stage { JOB_WAITING, JOB_CALLING, JOB_EMITTING };
 
@@ -41,14 +41,14 @@ enum job_stage { JOB_WAITING, JOB_CALLING, JOB_EMITTING };
 struct job {
 	struct progress_entry *entry;
 	Dunning__V1__SendCommand *cmd;
-	char *body;                 /* request JSON, once built */
-	const char *sender;         /* phone number id, borrowed */
-	const char *to;             /* recipient, borrowed from cmd */
+	char *body;	    /* request JSON, once built */
+	const char *sender; /* phone number id, borrowed */
+	const char *to;	    /* recipient, borrowed from cmd */
 	enum job_stage stage;
 	int attempts;
-	int claimed;                /* recorded in Redis as ours */
-	int waited;                 /* paced at least once */
-	int64_t not_before_ms;      /* real ms */
+	int claimed;	       /* recorded in Redis as ours */
+	int waited;	       /* paced at least once */
+	int64_t not_before_ms; /* real ms */
 	/* The outcome, kept so the event can be produced again. */
 	Dunning__V1__DeliveryStatus status;
 	int error_code;
@@ -56,7 +56,7 @@ struct job {
 	char message_id[256];
 	char wa_id[64];
 	int64_t occurred_at_ms;
-	struct job *prev, *next;    /* waiting list */
+	struct job *prev, *next; /* waiting list */
 };
 
 struct sender_metrics {
@@ -81,15 +81,16 @@ struct sender {
 	char owner[128];
 
 	struct job *waiting_head, *waiting_tail;
-	size_t held;                /* jobs in memory */
+	size_t held; /* jobs in memory */
 	size_t backlog_max;
+	int concurrency;
 	int retry_attempts;
 	int64_t retry_base_ms, retry_max_ms, recheck_ms;
 
 	char token[TOKEN_MAX];
 	const char *token_file;
 	_Atomic(const char *) halt_reason;
-	int64_t halt_retry_at_ms;   /* real ms of the next try while halted */
+	int64_t halt_retry_at_ms; /* real ms of the next try while halted */
 	int probe_in_flight;
 	unsigned random_state;
 };
@@ -154,12 +155,13 @@ static void event_fill_status(const struct job *job,
 			      Dunning__V1__StatusUpdate *status, char *id,
 			      size_t idlen)
 {
-	const char *word = job->status == DUNNING__V1__DELIVERY_STATUS__DELIVERY_STATUS_ACCEPTED
-				   ? "accepted"
-				   : "failed";
+	const char *word =
+		job->status == DUNNING__V1__DELIVERY_STATUS__DELIVERY_STATUS_ACCEPTED
+			? "accepted"
+			: "failed";
 
-	events_id(id, idlen, job->message_id[0] ? job->message_id
-						: job->cmd->command_id,
+	events_id(id, idlen,
+		  job->message_id[0] ? job->message_id : job->cmd->command_id,
 		  word);
 	ev->event_id = id;
 	ev->tenant = job->cmd->tenant;
@@ -205,8 +207,9 @@ static void on_delivery(void *ctx, void *opaque, int err, const char *errstr)
 	if (!job)
 		return;
 	if (err) {
-		log_warn("KAFKA", "outcome event not acknowledged, producing "
-				  "again command=%s error=\"%s\"",
+		log_warn("KAFKA",
+			 "outcome event not acknowledged, producing "
+			 "again command=%s error=\"%s\"",
 			 job->cmd->command_id, errstr ? errstr : "");
 		job_emit(s, job);
 		return;
@@ -214,7 +217,12 @@ static void on_delivery(void *ctx, void *opaque, int err, const char *errstr)
 	job_release(s, job);
 }
 
-/* Ends a job with a failed status: records it, then produces the event. */
+/*
+ * Ends a job with a failed status: records it, then produces the event.
+ * TODO: when Redis refuses the record, the event still goes out but a
+ * redelivered command then finds "pending" and is not sent again; the
+ * command is lost rather than sent twice.
+ */
 static void job_fail(struct sender *s, struct job *job, const char *state,
 		     int code, const char *reason)
 {
@@ -233,8 +241,9 @@ static void job_fail(struct sender *s, struct job *job, const char *state,
 		    "commands that ended failed, by WhatsApp error code "
 		    "(0: refused before the call)",
 		    labels, 1);
-	log_info("WA", "command not sent command=%s state=%s code=%d "
-		       "reason=\"%s\"",
+	log_info("WA",
+		 "command not sent command=%s state=%s code=%d "
+		 "reason=\"%s\"",
 		 job->cmd->command_id, state, code, reason);
 	job_emit(s, job);
 }
@@ -288,7 +297,8 @@ static int job_vet(struct sender *s, struct job *job)
 
 	if (deadline_passed(job)) {
 		metric_add(s->m.expired, 1);
-		job_fail(s, job, "dropped", 0, "deadline passed before sending");
+		job_fail(s, job, "dropped", 0,
+			 "deadline passed before sending");
 		return -1;
 	}
 	job->sender = settings_sender_for(&s->senders, cmd->tenant);
@@ -315,7 +325,13 @@ static int job_vet(struct sender *s, struct job *job)
 	return 0;
 }
 
-/* Records the command before the call; 0 when it is ours to send. */
+/*
+ * Records the command before the call; 0 when it is ours to send.
+ * TODO: a crash (not a clean stop) while a call is in flight or waiting
+ * for a retry leaves the record "pending", and after a restart the
+ * command counts as sent: at most once wins over exactly once, and the
+ * worker never hears back about it.
+ */
 static int job_claim(struct sender *s, struct job *job)
 {
 	char state[64], err[256];
@@ -334,8 +350,9 @@ static int job_claim(struct sender *s, struct job *job)
 		return 0;
 	}
 	metric_add(s->m.duplicates, 1);
-	log_info("WA", "command seen before, not sent again command=%s "
-		       "state=%s",
+	log_info("WA",
+		 "command seen before, not sent again command=%s "
+		 "state=%s",
 		 job->cmd->command_id, state);
 	job_release(s, job);
 	return 1;
@@ -366,12 +383,13 @@ static int intake(struct sender *s, rd_kafka_message_t *msg)
 		return 0;
 	}
 	if (!command_complete(job->cmd)) {
-		dead_letter(s, job, "send command lacks command_id, tenant, "
-				    "customer_id or recipient");
+		dead_letter(s, job,
+			    "send command lacks command_id, tenant, "
+			    "customer_id or recipient");
 		return 0;
 	}
-	job->to = *job->cmd->phone_e164 ? job->cmd->phone_e164
-					: job->cmd->wa_id;
+	job->to =
+		*job->cmd->phone_e164 ? job->cmd->phone_e164 : job->cmd->wa_id;
 	if (job_vet(s, job) == 0)
 		waiting_push(s, job, 0);
 	return 0;
@@ -393,13 +411,14 @@ static const char *halt_reason_for(int code, long http_status)
 
 static void halt(struct sender *s, const struct wa_response *resp)
 {
-	const char *reason = halt_reason_for(resp->error_code,
-					     resp->http_status);
+	const char *reason =
+		halt_reason_for(resp->error_code, resp->http_status);
 	char labels[64];
 
 	if (!atomic_load(&s->halt_reason)) {
-		log_error("WA", "SENDING HALTED: %s (code %d, http %ld); "
-				"commands are kept and retried every %lld ms",
+		log_error("WA",
+			  "SENDING HALTED: %s (code %d, http %ld); "
+			  "commands are kept and retried every %lld ms",
 			  reason, resp->error_code, resp->http_status,
 			  (long long)s->recheck_ms);
 		snprintf(labels, sizeof(labels), "code=\"%d\"",
@@ -487,9 +506,9 @@ static void answer_retry(struct sender *s, struct job *job,
 	if (job->attempts >= s->retry_attempts) {
 		snprintf(reason, sizeof(reason),
 			 "gave up after %d attempts: %s", job->attempts,
-			 transport ? transport
-				   : resp->error_title[0] ? resp->error_title
-							  : "server error");
+			 transport		? transport
+			 : resp->error_title[0] ? resp->error_title
+						: "server error");
 		job_fail(s, job, "failed", resp->error_code, reason);
 		return;
 	}
@@ -501,10 +520,9 @@ static void answer_retry(struct sender *s, struct job *job,
 		metric_add(s->m.pair_limited, 1);
 	}
 	metric_add(s->m.retries, 1);
-	job->not_before_ms = now + pacing_backoff_ms(job->attempts,
-						     s->retry_base_ms,
-						     s->retry_max_ms,
-						     next_random(s) % 1024);
+	job->not_before_ms =
+		now + pacing_backoff_ms(job->attempts, s->retry_base_ms,
+					s->retry_max_ms, next_random(s) % 1024);
 	log_debug("WA", "retrying command=%s attempt=%d outcome=%s",
 		  job->cmd->command_id, job->attempts,
 		  wa_outcome_name(outcome));
@@ -588,8 +606,7 @@ static int dispatch_probe(struct sender *s)
 {
 	int64_t now = real_ms();
 
-	if (s->probe_in_flight || now < s->halt_retry_at_ms ||
-	    !s->waiting_head)
+	if (s->probe_in_flight || now < s->halt_retry_at_ms || !s->waiting_head)
 		return 0;
 	s->halt_retry_at_ms = now + s->recheck_ms;
 	token_reload(s);
@@ -610,8 +627,7 @@ static int sender_blocked(const char **blocked, int count, const char *id)
 
 /* Asks pacing whether job may go now; sets its wait otherwise. */
 static int job_paced(struct sender *s, struct job *job, int64_t now,
-		     const char **blocked, int *blocked_count,
-		     int64_t *wake_ms)
+		     const char **blocked, int *blocked_count, int64_t *wake_ms)
 {
 	int64_t wait;
 
@@ -650,8 +666,7 @@ static int dispatch(struct sender *s, int64_t *wake_ms)
 		return dispatch_probe(s);
 	for (job = s->waiting_head; job; job = next) {
 		next = job->next;
-		if (wa_client_in_flight(s->client) >= (int)config_int(
-			    s->cfg, "DUNNING_GATEWAY_CONCURRENCY"))
+		if (wa_client_in_flight(s->client) >= s->concurrency)
 			break;
 		if (job->not_before_ms > now) {
 			if (job->not_before_ms < *wake_ms)
@@ -729,8 +744,8 @@ static int sender_turn(struct sender *s)
 /* On stop: let calls finish, produce their events, release the rest. */
 static void sender_drain(struct sender *s)
 {
-	int64_t until = real_ms() + config_int(s->cfg,
-					       "DUNNING_GATEWAY_TIMEOUT_MS");
+	int64_t until =
+		real_ms() + config_int(s->cfg, "DUNNING_GATEWAY_TIMEOUT_MS");
 	struct job *job;
 	char err[256];
 
@@ -798,8 +813,8 @@ static void on_revoked(void *ctx, const struct kafka_partition *parts,
 			continue;
 		waiting_remove(s, job);
 		if (job->claimed)
-			registry_release(s->registry, job->cmd->command_id,
-					 err, sizeof(err));
+			registry_release(s->registry, job->cmd->command_id, err,
+					 sizeof(err));
 		job_release(s, job);
 	}
 }
@@ -809,13 +824,12 @@ static void metrics_register(struct sender *s)
 	struct metrics *m = s->metrics;
 	struct sender_metrics *sm = &s->m;
 
-	sm->sent = metrics_series(m, METRIC_COUNTER,
-				  "dunning_gateway_sent_total",
-				  "messages the Cloud API accepted", NULL);
-	sm->retries = metrics_series(m, METRIC_COUNTER,
-				     "dunning_gateway_retries_total",
-				     "calls retried after a retryable error",
-				     NULL);
+	sm->sent =
+		metrics_series(m, METRIC_COUNTER, "dunning_gateway_sent_total",
+			       "messages the Cloud API accepted", NULL);
+	sm->retries = metrics_series(
+		m, METRIC_COUNTER, "dunning_gateway_retries_total",
+		"calls retried after a retryable error", NULL);
 	sm->throttled = metrics_series(
 		m, METRIC_COUNTER, "dunning_gateway_throughput_errors_total",
 		"throughput errors (130429 and alike) answered", NULL);
@@ -829,27 +843,23 @@ static void metrics_register(struct sender *s)
 				    "1 while sending is halted (token, "
 				    "account or sender trouble)",
 				    NULL);
-	sm->in_flight = metrics_series(m, METRIC_GAUGE,
-				       "dunning_gateway_in_flight",
-				       "Cloud API calls in flight", NULL);
-	sm->backlog = metrics_series(m, METRIC_GAUGE,
-				     "dunning_gateway_backlog",
+	sm->in_flight =
+		metrics_series(m, METRIC_GAUGE, "dunning_gateway_in_flight",
+			       "Cloud API calls in flight", NULL);
+	sm->backlog = metrics_series(m, METRIC_GAUGE, "dunning_gateway_backlog",
 				     "commands held in memory", NULL);
 	sm->duplicates = metrics_series(
 		m, METRIC_COUNTER, "dunning_gateway_commands_total",
 		"commands by what became of them", "result=\"duplicate\"");
-	sm->expired = metrics_series(m, METRIC_COUNTER,
-				     "dunning_gateway_commands_total",
-				     "commands by what became of them",
-				     "result=\"expired\"");
-	sm->refused = metrics_series(m, METRIC_COUNTER,
-				     "dunning_gateway_commands_total",
-				     "commands by what became of them",
-				     "result=\"refused\"");
-	sm->dead_letters = metrics_series(m, METRIC_COUNTER,
-					  "dunning_gateway_commands_total",
-					  "commands by what became of them",
-					  "result=\"dead_letter\"");
+	sm->expired = metrics_series(
+		m, METRIC_COUNTER, "dunning_gateway_commands_total",
+		"commands by what became of them", "result=\"expired\"");
+	sm->refused = metrics_series(
+		m, METRIC_COUNTER, "dunning_gateway_commands_total",
+		"commands by what became of them", "result=\"refused\"");
+	sm->dead_letters = metrics_series(
+		m, METRIC_COUNTER, "dunning_gateway_commands_total",
+		"commands by what became of them", "result=\"dead_letter\"");
 }
 
 static int token_init(struct sender *s, char *err, size_t errlen)
@@ -870,11 +880,11 @@ static int token_init(struct sender *s, char *err, size_t errlen)
 static int clients_new(struct sender *s, char *err, size_t errlen)
 {
 	const struct config *cfg = s->cfg;
-	const char *topics[] = {
-		config_str(cfg, "DUNNING_TOPIC_WHATSAPP_SEND")};
-	static const char *const consumer_extra[] = {
-		"max.poll.interval.ms", "86400000", NULL, NULL};
-	struct kafka_rebalance_hooks hooks = {NULL, on_revoked, s};
+	const char *topics[] = { config_str(cfg,
+					    "DUNNING_TOPIC_WHATSAPP_SEND") };
+	static const char *const consumer_extra[] = { "max.poll.interval.ms",
+						      "86400000", NULL, NULL };
+	struct kafka_rebalance_hooks hooks = { NULL, on_revoked, s };
 
 	s->client = wa_client_new(
 		config_str(cfg, "DUNNING_WA_BASE_URL"),
@@ -884,14 +894,14 @@ static int clients_new(struct sender *s, char *err, size_t errlen)
 		s, err, errlen);
 	if (!s->client || token_init(s, err, errlen))
 		return DN_ERR_CONFIG;
-	s->producer = kafka_producer_new(cfg, "dunning-gateway", NULL, err,
-					 errlen);
+	s->producer =
+		kafka_producer_new(cfg, "dunning-gateway", NULL, err, errlen);
 	if (!s->producer)
 		return DN_ERR_KAFKA;
 	kafka_producer_on_delivery(s->producer, on_delivery, s);
-	s->consumer = kafka_consumer_new(cfg, GROUP_ID, topics, 1, &hooks,
-					 s->metrics, consumer_extra, err,
-					 errlen);
+	s->consumer =
+		kafka_consumer_new(cfg, GROUP_ID, topics, 1, &hooks, s->metrics,
+				   consumer_extra, err, errlen);
 	if (!s->consumer)
 		return DN_ERR_KAFKA;
 	s->progress = progress_new(s->consumer);
@@ -910,16 +920,15 @@ static int sender_setup(struct sender *s, char *err, size_t errlen)
 		config_str(cfg, "DUNNING_GATEWAY_TEMPLATES"), err, errlen);
 	if (!s->catalogue)
 		return DN_ERR_CONFIG;
-	s->registry = registry_new(config_str(cfg, "DUNNING_REDIS_URL"),
-				   (int)config_int(cfg,
-						   "DUNNING_REDIS_TIMEOUT_MS"),
-				   err, errlen);
+	s->registry = registry_new(
+		config_str(cfg, "DUNNING_REDIS_URL"),
+		(int)config_int(cfg, "DUNNING_REDIS_TIMEOUT_MS"), err, errlen);
 	if (!s->registry)
 		return DN_ERR_REDIS;
-	s->pacing = pacing_new(
-		config_int(cfg, "DUNNING_GATEWAY_MPS"),
-		config_bool(cfg, "DUNNING_GATEWAY_PACING"),
-		config_int(cfg, "DUNNING_GATEWAY_PAIR_SPACING_MS"));
+	s->pacing =
+		pacing_new(config_int(cfg, "DUNNING_GATEWAY_MPS"),
+			   config_bool(cfg, "DUNNING_GATEWAY_PACING"),
+			   config_int(cfg, "DUNNING_GATEWAY_PAIR_SPACING_MS"));
 	if (!s->pacing)
 		return dn_fail(DN_ERR_NOMEM, err, errlen, "out of memory");
 	gethostname(host, sizeof(host) - 1);
@@ -941,8 +950,9 @@ struct sender *sender_new(const struct config *cfg, struct metrics *metrics,
 	s->metrics = metrics;
 	s->events_topic = config_str(cfg, "DUNNING_TOPIC_WHATSAPP_EVENTS");
 	s->backlog_max = (size_t)config_int(cfg, "DUNNING_GATEWAY_BACKLOG");
-	s->retry_attempts = (int)config_int(cfg,
-					    "DUNNING_GATEWAY_RETRY_ATTEMPTS");
+	s->concurrency = (int)config_int(cfg, "DUNNING_GATEWAY_CONCURRENCY");
+	s->retry_attempts =
+		(int)config_int(cfg, "DUNNING_GATEWAY_RETRY_ATTEMPTS");
 	s->retry_base_ms = config_int(cfg, "DUNNING_GATEWAY_RETRY_BASE_MS");
 	s->retry_max_ms = config_int(cfg, "DUNNING_GATEWAY_RETRY_MAX_MS");
 	s->recheck_ms = config_int(cfg, "DUNNING_GATEWAY_HALT_RECHECK_MS");

@@ -15,12 +15,12 @@
 #include <stddef.h>
 
 #define SETTINGS_SENDERS_MAX 64
-#define SETTINGS_ID_MAX 64
+#define SETTINGS_ID_MAX	     64
 
 extern const struct config_key gateway_config_keys[];
 
 struct settings_sender {
-	char tenant[SETTINGS_ID_MAX];       /* "*" matches any tenant */
+	char tenant[SETTINGS_ID_MAX]; /* "*" matches any tenant */
 	char phone_number_id[SETTINGS_ID_MAX];
 };
 

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define URL_MAX 1024
+#define URL_MAX	  1024
 #define TOKEN_MAX 4096
 
 /* One transfer slot; its easy handle is reused for later requests. */
@@ -68,8 +68,8 @@ struct wa_client *wa_client_new(const char *base_url, const char *version,
 	struct wa_client *c = calloc(1, sizeof(*c));
 	int n;
 
-	if (!c || !(c->slots = calloc((size_t)max_in_flight,
-				      sizeof(*c->slots))) ||
+	if (!c ||
+	    !(c->slots = calloc((size_t)max_in_flight, sizeof(*c->slots))) ||
 	    !(c->multi = curl_multi_init())) {
 		dn_fail(DN_ERR_NOMEM, err, errlen, "out of memory");
 		wa_client_free(c);
@@ -136,9 +136,8 @@ int wa_client_set_token(struct wa_client *c, const char *token)
 	int n = snprintf(c->authorization, sizeof(c->authorization),
 			 "Authorization: Bearer %s", token);
 
-	return n < 0 || (size_t)n >= sizeof(c->authorization)
-		       ? DN_ERR_TOO_LARGE
-		       : DN_OK;
+	return n < 0 || (size_t)n >= sizeof(c->authorization) ? DN_ERR_TOO_LARGE
+							      : DN_OK;
 }
 
 int wa_client_in_flight(const struct wa_client *c)
@@ -200,8 +199,7 @@ int wa_client_start(struct wa_client *c, const char *phone_number_id,
 		return DN_ERR_NOMEM;
 	t->error[0] = '\0';
 	rc = transfer_prepare(c, t, phone_number_id);
-	if (rc == DN_OK &&
-	    curl_multi_add_handle(c->multi, t->easy) != CURLM_OK)
+	if (rc == DN_OK && curl_multi_add_handle(c->multi, t->easy) != CURLM_OK)
 		rc = DN_ERR_HTTP;
 	if (rc) {
 		transfer_reset(t);
@@ -227,9 +225,10 @@ static void transfer_finish(struct wa_client *c, CURL *easy, CURLcode result)
 	request = t->request;
 	c->done(c->ctx, request, status, t->overflow ? NULL : t->answer,
 		t->overflow ? 0 : t->answer_len,
-		result == CURLE_OK ? NULL
-				   : (t->error[0] ? t->error
-						  : curl_easy_strerror(result)));
+		result == CURLE_OK
+			? NULL
+			: (t->error[0] ? t->error
+				       : curl_easy_strerror(result)));
 	transfer_reset(t);
 }
 

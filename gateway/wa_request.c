@@ -65,10 +65,11 @@ int wa_request_sanitise(const char *text, char *out, size_t outlen, char *err,
 	for (; *s; s += len) {
 		len = utf8_sequence(s);
 		if (len == 0)
-			return dn_fail(DN_ERR_PERMANENT, err, errlen,
-				       "parameter is not valid UTF-8 at byte "
-				       "%zu",
-				       (size_t)(s - (const unsigned char *)text));
+			return dn_fail(
+				DN_ERR_PERMANENT, err, errlen,
+				"parameter is not valid UTF-8 at byte "
+				"%zu",
+				(size_t)(s - (const unsigned char *)text));
 		if (len == 1 && (*s < 0x20 || *s == 0x7F)) {
 			if (emit(out, outlen, &n, " ", 1))
 				return DN_ERR_TOO_LARGE;
@@ -169,9 +170,9 @@ static int add_text(json_t *root, const Dunning__V1__SendCommand *cmd,
 			       "text has %ld characters, more than %d", chars,
 			       WA_TEXT_CHARS_MAX);
 	json_object_set_new(root, "type", json_string("text"));
-	json_object_set_new(root, "text",
-			    json_pack("{s:b, s:s}", "preview_url", 0, "body",
-				      cmd->text));
+	json_object_set_new(
+		root, "text",
+		json_pack("{s:b, s:s}", "preview_url", 0, "body", cmd->text));
 	if (cmd->reply_to_message_id && *cmd->reply_to_message_id)
 		json_object_set_new(root, "context",
 				    json_pack("{s:s}", "message_id",

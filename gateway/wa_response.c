@@ -16,33 +16,33 @@ static const struct {
 	enum wa_outcome outcome;
 } known_codes[] = {
 	/* Authorisation: token expired or invalid, permissions. */
-	{0, WA_OUTCOME_HALT},       /* AuthException */
-	{3, WA_OUTCOME_HALT},       /* API method: capability or permission */
-	{10, WA_OUTCOME_HALT},      /* permission denied */
-	{190, WA_OUTCOME_HALT},     /* access token expired */
+	{ 0, WA_OUTCOME_HALT },	  /* AuthException */
+	{ 3, WA_OUTCOME_HALT },	  /* API method: capability or permission */
+	{ 10, WA_OUTCOME_HALT },  /* permission denied */
+	{ 190, WA_OUTCOME_HALT }, /* access token expired */
 	/* Account and sender number. */
-	{368, WA_OUTCOME_HALT},     /* temporarily blocked for policy */
-	{131031, WA_OUTCOME_HALT},  /* business account locked */
-	{131042, WA_OUTCOME_HALT},  /* business payment issue */
-	{131045, WA_OUTCOME_HALT},  /* sender not registered (certificate) */
-	{133000, WA_OUTCOME_HALT},  /* incomplete deregistration */
-	{133005, WA_OUTCOME_HALT},  /* two-step PIN mismatch */
-	{133006, WA_OUTCOME_HALT},  /* phone number needs verifying */
-	{133008, WA_OUTCOME_HALT},  /* too many PIN guesses */
-	{133009, WA_OUTCOME_HALT},  /* PIN entered too fast */
-	{133010, WA_OUTCOME_HALT},  /* phone number not registered */
+	{ 368, WA_OUTCOME_HALT },    /* temporarily blocked for policy */
+	{ 131031, WA_OUTCOME_HALT }, /* business account locked */
+	{ 131042, WA_OUTCOME_HALT }, /* business payment issue */
+	{ 131045, WA_OUTCOME_HALT }, /* sender not registered (certificate) */
+	{ 133000, WA_OUTCOME_HALT }, /* incomplete deregistration */
+	{ 133005, WA_OUTCOME_HALT }, /* two-step PIN mismatch */
+	{ 133006, WA_OUTCOME_HALT }, /* phone number needs verifying */
+	{ 133008, WA_OUTCOME_HALT }, /* too many PIN guesses */
+	{ 133009, WA_OUTCOME_HALT }, /* PIN entered too fast */
+	{ 133010, WA_OUTCOME_HALT }, /* phone number not registered */
 	/* Throughput. */
-	{4, WA_OUTCOME_THROTTLED},      /* application request limit */
-	{80007, WA_OUTCOME_THROTTLED},  /* business account rate limit */
-	{130429, WA_OUTCOME_THROTTLED}, /* Cloud API throughput reached */
-	{131048, WA_OUTCOME_THROTTLED}, /* spam rate limit: slow down */
-	{131056, WA_OUTCOME_PAIR_LIMIT},/* pair rate limit */
+	{ 4, WA_OUTCOME_THROTTLED },	   /* application request limit */
+	{ 80007, WA_OUTCOME_THROTTLED },   /* business account rate limit */
+	{ 130429, WA_OUTCOME_THROTTLED },  /* Cloud API throughput reached */
+	{ 131048, WA_OUTCOME_THROTTLED },  /* spam rate limit: slow down */
+	{ 131056, WA_OUTCOME_PAIR_LIMIT }, /* pair rate limit */
 	/* Transient service errors. */
-	{1, WA_OUTCOME_RETRY},      /* unknown API error */
-	{2, WA_OUTCOME_RETRY},      /* API service temporarily down */
-	{131000, WA_OUTCOME_RETRY}, /* something went wrong */
-	{131016, WA_OUTCOME_RETRY}, /* service unavailable */
-	{133004, WA_OUTCOME_RETRY}, /* server temporarily unavailable */
+	{ 1, WA_OUTCOME_RETRY },      /* unknown API error */
+	{ 2, WA_OUTCOME_RETRY },      /* API service temporarily down */
+	{ 131000, WA_OUTCOME_RETRY }, /* something went wrong */
+	{ 131016, WA_OUTCOME_RETRY }, /* service unavailable */
+	{ 133004, WA_OUTCOME_RETRY }, /* server temporarily unavailable */
 };
 
 enum wa_outcome wa_error_classify(int code)
@@ -108,16 +108,16 @@ void wa_response_parse(long http_status, const char *body, size_t len,
 	error = json_object_get(root, "error");
 	if (json_is_object(error))
 		parse_error(error, out);
-	copy_string(out->message_id, sizeof(out->message_id),
-		    json_object_get(json_array_get(json_object_get(root,
-								   "messages"),
-						   0),
-				    "id"));
-	copy_string(out->wa_id, sizeof(out->wa_id),
-		    json_object_get(json_array_get(json_object_get(root,
-								   "contacts"),
-						   0),
-				    "wa_id"));
+	copy_string(
+		out->message_id, sizeof(out->message_id),
+		json_object_get(
+			json_array_get(json_object_get(root, "messages"), 0),
+			"id"));
+	copy_string(
+		out->wa_id, sizeof(out->wa_id),
+		json_object_get(
+			json_array_get(json_object_get(root, "contacts"), 0),
+			"wa_id"));
 	json_decref(root);
 }
 

@@ -36,13 +36,13 @@ enum wa_outcome {
 };
 
 struct wa_response {
-	long http_status;       /* 0 when no answer came (transport error) */
-	char message_id[256];   /* messages[0].id when accepted */
-	char wa_id[64];         /* contacts[0].wa_id when given */
-	int error_code;         /* error.code, 0 when none */
-	int error_subcode;      /* error.error_subcode, 0 when none */
-	char error_title[256];  /* error.message */
-	char error_details[256];/* error.error_data.details */
+	long http_status;	 /* 0 when no answer came (transport error) */
+	char message_id[256];	 /* messages[0].id when accepted */
+	char wa_id[64];		 /* contacts[0].wa_id when given */
+	int error_code;		 /* error.code, 0 when none */
+	int error_subcode;	 /* error.error_subcode, 0 when none */
+	char error_title[256];	 /* error.message */
+	char error_details[256]; /* error.error_data.details */
 };
 
 /*

@@ -77,8 +77,8 @@ static int hmac_sha256(const char *secret, const void *body, size_t len,
 {
 	unsigned int digest_len = 0;
 
-	if (!HMAC(EVP_sha256(), secret, (int)strlen(secret), body, len,
-		  digest, &digest_len) ||
+	if (!HMAC(EVP_sha256(), secret, (int)strlen(secret), body, len, digest,
+		  &digest_len) ||
 	    digest_len != DIGEST_LEN)
 		return -1;
 	return 0;
@@ -114,8 +114,8 @@ void webhook_signature_make(const char *secret, const void *body, size_t len,
 	unsigned char digest[DIGEST_LEN];
 	size_t i, n;
 
-	if (outlen < 8 + 2 * DIGEST_LEN || hmac_sha256(secret, body, len,
-							 digest)) {
+	if (outlen < 8 + 2 * DIGEST_LEN ||
+	    hmac_sha256(secret, body, len, digest)) {
 		if (outlen)
 			out[0] = '\0';
 		return;
@@ -266,8 +266,7 @@ static int message_read(json_t *message, struct webhook_item *item)
 	copy_string(item->message_type, sizeof(item->message_type),
 		    json_object_get(message, "type"));
 	copy_string(item->context_id, sizeof(item->context_id),
-		    json_object_get(json_object_get(message, "context"),
-				    "id"));
+		    json_object_get(json_object_get(message, "context"), "id"));
 	item->occurred_at_ms =
 		number_field(json_object_get(message, "timestamp")) * 1000;
 	message_body_read(message, type, item);
@@ -278,7 +277,7 @@ static int message_read(json_t *message, struct webhook_item *item)
 static void value_read(json_t *value, struct webhook_batch *batch,
 		       size_t *capacity)
 {
-	static const char *const lists[] = {"statuses", "messages"};
+	static const char *const lists[] = { "statuses", "messages" };
 	char phone_number_id[64];
 	size_t l, i;
 	json_t *element;
@@ -287,8 +286,8 @@ static void value_read(json_t *value, struct webhook_batch *batch,
 		    json_object_get(json_object_get(value, "metadata"),
 				    "phone_number_id"));
 	for (l = 0; l < 2; l++) {
-		json_array_foreach(json_object_get(value, lists[l]), i,
-				   element) {
+		json_array_foreach(json_object_get(value, lists[l]), i, element)
+		{
 			struct webhook_item *item = item_add(batch, capacity);
 			int rc;
 
@@ -328,9 +327,10 @@ int webhook_parse(const char *body, size_t len, struct webhook_batch *batch,
 		return dn_fail(DN_ERR_DECODE, err, errlen,
 			       "webhook body is not a JSON object");
 	}
-	json_array_foreach(json_object_get(root, "entry"), e, entry) {
-		json_array_foreach(json_object_get(entry, "changes"), c,
-				   change) {
+	json_array_foreach(json_object_get(root, "entry"), e, entry)
+	{
+		json_array_foreach(json_object_get(entry, "changes"), c, change)
+		{
 			value_read(json_object_get(change, "value"), batch,
 				   &capacity);
 		}

@@ -20,16 +20,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WEBHOOK_ID_MAX 256
-#define WEBHOOK_TEXT_MAX 4096     /* bytes of text kept from one message */
-#define WEBHOOK_ITEMS_MAX 10000   /* items read from one request */
+#define WEBHOOK_ID_MAX	  256
+#define WEBHOOK_TEXT_MAX  4096	/* bytes of text kept from one message */
+#define WEBHOOK_ITEMS_MAX 10000 /* items read from one request */
 
 enum webhook_kind {
-	WEBHOOK_STATUS,       /* a status of a message we sent */
-	WEBHOOK_TEXT,         /* text typed by the customer */
-	WEBHOOK_BUTTON,       /* template quick-reply button */
-	WEBHOOK_INTERACTIVE,  /* interactive reply button or list choice */
-	WEBHOOK_OTHER,        /* media, location, reaction, ...: kind only */
+	WEBHOOK_STATUS,	     /* a status of a message we sent */
+	WEBHOOK_TEXT,	     /* text typed by the customer */
+	WEBHOOK_BUTTON,	     /* template quick-reply button */
+	WEBHOOK_INTERACTIVE, /* interactive reply button or list choice */
+	WEBHOOK_OTHER,	     /* media, location, reaction, ...: kind only */
 };
 
 enum webhook_status {
@@ -41,26 +41,26 @@ enum webhook_status {
 
 struct webhook_item {
 	enum webhook_kind kind;
-	char phone_number_id[64];            /* the business number */
-	char message_id[WEBHOOK_ID_MAX];     /* status: ours; else theirs */
-	char wa_id[64];                      /* the customer's WhatsApp id */
-	int64_t occurred_at_ms;              /* WhatsApp's timestamp */
+	char phone_number_id[64];	 /* the business number */
+	char message_id[WEBHOOK_ID_MAX]; /* status: ours; else theirs */
+	char wa_id[64];			 /* the customer's WhatsApp id */
+	int64_t occurred_at_ms;		 /* WhatsApp's timestamp */
 	/* Statuses. */
 	enum webhook_status status;
 	int error_code;
 	char error_title[256];
 	char callback_data[WEBHOOK_ID_MAX * 2 + 1]; /* our command id */
 	/* Messages. */
-	char message_type[32];               /* "text", "image", ... */
-	char context_id[WEBHOOK_ID_MAX];     /* message answered, or "" */
-	char reply_id[WEBHOOK_ID_MAX];       /* button payload, choice id */
-	char text[WEBHOOK_TEXT_MAX];         /* body, button text, title */
+	char message_type[32];		 /* "text", "image", ... */
+	char context_id[WEBHOOK_ID_MAX]; /* message answered, or "" */
+	char reply_id[WEBHOOK_ID_MAX];	 /* button payload, choice id */
+	char text[WEBHOOK_TEXT_MAX];	 /* body, button text, title */
 };
 
 struct webhook_batch {
 	struct webhook_item *items; /* owned, count of them */
 	size_t count;
-	size_t unreadable;          /* statuses or messages skipped */
+	size_t unreadable; /* statuses or messages skipped */
 };
 
 /* Status words as the Cloud API writes them ("sent"), NULL if unknown. */

@@ -38,10 +38,10 @@
 #include "dunning/v1/deadletter.pb-c.h"
 #include "dunning/v1/whatsapp.pb-c.h"
 
-#define APP_SECRET "test-app-secret"
+#define APP_SECRET   "test-app-secret"
 #define VERIFY_TOKEN "test-verify-token"
-#define SENDER "PN1"
-#define EVENTS_MAX 20000
+#define SENDER	     "PN1"
+#define EVENTS_MAX   20000
 
 struct child {
 	pid_t pid;
@@ -62,7 +62,7 @@ static char run_id[64];
 
 static int free_port(void)
 {
-	struct sockaddr_in addr = {0};
+	struct sockaddr_in addr = { 0 };
 	socklen_t len = sizeof(addr);
 	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
 
@@ -78,7 +78,7 @@ static int free_port(void)
 /* Starts program with extra NAME=value settings; waits for listening=. */
 static struct child spawn(const char *program, const char *const *env)
 {
-	struct child c = {0, 0};
+	struct child c = { 0, 0 };
 	char line[256];
 	int fds[2];
 	FILE *out;
@@ -143,16 +143,25 @@ static void start_programs(void)
 		 "%s/deploy/whatsapp-templates.json", getenv("DUNNING_ROOT"));
 	{
 		const char *const env[] = {
-			"DUNNING_SIM_HTTP_PORT", "0",
-			"DUNNING_SIM_TOKEN", "token-one",
-			"DUNNING_SIM_APP_SECRET", APP_SECRET,
-			"DUNNING_SIM_WEBHOOK_URL", webhook_url,
-			"DUNNING_SIM_TEMPLATES", templates,
-			"DUNNING_SIM_CUSTOMERS", "false",
+			"DUNNING_SIM_HTTP_PORT",
+			"0",
+			"DUNNING_SIM_TOKEN",
+			"token-one",
+			"DUNNING_SIM_APP_SECRET",
+			APP_SECRET,
+			"DUNNING_SIM_WEBHOOK_URL",
+			webhook_url,
+			"DUNNING_SIM_TEMPLATES",
+			templates,
+			"DUNNING_SIM_CUSTOMERS",
+			"false",
 			"DUNNING_SIM_FAIL_RECIPIENTS",
 			"+34611000001=131026,+34611000002=131009:sync",
-			"DUNNING_SIM_DUPLICATE_PERMILLE", "200",
-			NULL, NULL};
+			"DUNNING_SIM_DUPLICATE_PERMILLE",
+			"200",
+			NULL,
+			NULL
+		};
 		simulator = spawn("dunning-simulator", env);
 	}
 	snprintf(sim_port, sizeof(sim_port), "%d", simulator.port);
@@ -163,17 +172,26 @@ static void start_programs(void)
 		 (long)getpid());
 	write_token("token-one");
 	{
-		const char *const env[] = {
-			"DUNNING_WA_BASE_URL", base,
-			"DUNNING_WA_TOKEN_FILE", token_path,
-			"DUNNING_WA_APP_SECRET", APP_SECRET,
-			"DUNNING_WA_VERIFY_TOKEN", VERIFY_TOKEN,
-			"DUNNING_WA_SENDERS", "*=" SENDER,
-			"DUNNING_GATEWAY_HTTP_PORT", gw_port,
-			"DUNNING_GATEWAY_TEMPLATES", templates,
-			"DUNNING_GATEWAY_HALT_RECHECK_MS", "300",
-			"DUNNING_GATEWAY_RETRY_BASE_MS", "50",
-			NULL, NULL};
+		const char *const env[] = { "DUNNING_WA_BASE_URL",
+					    base,
+					    "DUNNING_WA_TOKEN_FILE",
+					    token_path,
+					    "DUNNING_WA_APP_SECRET",
+					    APP_SECRET,
+					    "DUNNING_WA_VERIFY_TOKEN",
+					    VERIFY_TOKEN,
+					    "DUNNING_WA_SENDERS",
+					    "*=" SENDER,
+					    "DUNNING_GATEWAY_HTTP_PORT",
+					    gw_port,
+					    "DUNNING_GATEWAY_TEMPLATES",
+					    templates,
+					    "DUNNING_GATEWAY_HALT_RECHECK_MS",
+					    "300",
+					    "DUNNING_GATEWAY_RETRY_BASE_MS",
+					    "50",
+					    NULL,
+					    NULL };
 		gateway = spawn("dunning-gateway", env);
 	}
 }
@@ -204,7 +222,7 @@ static long http(const char *method, const char *url, const char *body,
 		 const char *signature, char **answer)
 {
 	struct curl_slist *headers = NULL;
-	struct answer a = {NULL, 0};
+	struct answer a = { NULL, 0 };
 	CURL *curl = curl_easy_init();
 	char sig_header[128];
 	long status = 0;
@@ -214,8 +232,7 @@ static long http(const char *method, const char *url, const char *body,
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &a);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 10000L);
-	headers = curl_slist_append(headers,
-				    "Content-Type: application/json");
+	headers = curl_slist_append(headers, "Content-Type: application/json");
 	if (signature) {
 		snprintf(sig_header, sizeof(sig_header),
 			 "X-Hub-Signature-256: %s", signature);
@@ -266,8 +283,7 @@ static long long gateway_metric(const char *series)
 	char url[128], line[512], *answer = NULL, *at;
 	long long value = 0;
 
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics",
-		 gateway.port);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", gateway.port);
 	assert_int_equal(http("GET", url, NULL, NULL, &answer), 200);
 	snprintf(line, sizeof(line), "\n%s ", series);
 	at = strstr(answer, line);
@@ -282,8 +298,7 @@ static long post_signed(const char *body)
 {
 	char url[128], signature[80];
 
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/webhook",
-		 gateway.port);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/webhook", gateway.port);
 	webhook_signature_make(APP_SECRET, body, strlen(body), signature,
 			       sizeof(signature));
 	return http("POST", url, body, signature, NULL);
@@ -300,8 +315,7 @@ static void produce_command(const Dunning__V1__SendCommand *cmd)
 
 	dunning__v1__send_command__pack(cmd, buf);
 	kafka_key_format(key, sizeof(key), cmd->tenant, cmd->customer_id);
-	assert_int_equal(kafka_producer_send(producer,
-					     "whatsapp.send", key,
+	assert_int_equal(kafka_producer_send(producer, "whatsapp.send", key,
 					     strlen(key), buf, len, NULL, err,
 					     sizeof(err)),
 			 0);
@@ -314,9 +328,9 @@ static void send_template_for(const char *name, const char *customer_name,
 {
 	Dunning__V1__SendCommand cmd = DUNNING__V1__SEND_COMMAND__INIT;
 	Dunning__V1__TemplateParameter params[5], *list[5];
-	static const char *const texts[] = {"Núria \"N\" Puig 😀", "F-1",
-					    "10,00 €", "5/1/2027",
-					    "https://pay.example/F-1"};
+	static const char *const texts[] = { "Núria \"N\" Puig 😀", "F-1",
+					     "10,00 €", "5/1/2027",
+					     "https://pay.example/F-1" };
 	char id[256], customer[128];
 	size_t i;
 
@@ -398,8 +412,8 @@ static size_t events_with_id(const char *event_id)
 }
 
 /* The first event of command "<run>/<name>" with status, or NULL. */
-static Dunning__V1__MessageEvent *
-event_of(const char *name, Dunning__V1__DeliveryStatus status)
+static Dunning__V1__MessageEvent *event_of(const char *name,
+					   Dunning__V1__DeliveryStatus status)
 {
 	char id[256];
 	size_t i;
@@ -416,14 +430,12 @@ event_of(const char *name, Dunning__V1__DeliveryStatus status)
 
 /* Waits up to timeout_ms for the status event of command name. */
 static Dunning__V1__MessageEvent *
-wait_event(const char *name, Dunning__V1__DeliveryStatus status,
-	   int timeout_ms)
+wait_event(const char *name, Dunning__V1__DeliveryStatus status, int timeout_ms)
 {
 	int64_t until = clock_real_now_ms() + timeout_ms;
 	Dunning__V1__MessageEvent *ev;
 
-	while (!(ev = event_of(name, status)) &&
-	       clock_real_now_ms() < until)
+	while (!(ev = event_of(name, status)) && clock_real_now_ms() < until)
 		events_poll(100);
 	return ev;
 }
@@ -431,11 +443,11 @@ wait_event(const char *name, Dunning__V1__DeliveryStatus status,
 /* ---------------------------------------------------------------------- */
 /* Tests                                                                   */
 
-#define ACCEPTED DUNNING__V1__DELIVERY_STATUS__DELIVERY_STATUS_ACCEPTED
-#define SENT DUNNING__V1__DELIVERY_STATUS__DELIVERY_STATUS_SENT
+#define ACCEPTED  DUNNING__V1__DELIVERY_STATUS__DELIVERY_STATUS_ACCEPTED
+#define SENT	  DUNNING__V1__DELIVERY_STATUS__DELIVERY_STATUS_SENT
 #define DELIVERED DUNNING__V1__DELIVERY_STATUS__DELIVERY_STATUS_DELIVERED
-#define READ DUNNING__V1__DELIVERY_STATUS__DELIVERY_STATUS_READ
-#define FAILED DUNNING__V1__DELIVERY_STATUS__DELIVERY_STATUS_FAILED
+#define READ	  DUNNING__V1__DELIVERY_STATUS__DELIVERY_STATUS_READ
+#define FAILED	  DUNNING__V1__DELIVERY_STATUS__DELIVERY_STATUS_FAILED
 
 static void test_command_sent_once_and_statuses_come_back(void **state)
 {
@@ -553,8 +565,7 @@ static void test_free_text_only_inside_the_service_window(void **state)
 		for (i = 0; i < event_count; i++)
 			if (events[i]->body_case ==
 				    DUNNING__V1__MESSAGE_EVENT__BODY_TEXT &&
-			    strcmp(events[i]->customer_id,
-				   "cust-ana") == 0)
+			    strcmp(events[i]->customer_id, "cust-ana") == 0)
 				reply = events[i];
 	}
 	assert_non_null(reply);
@@ -610,8 +621,7 @@ static void test_webhook_without_valid_signature_is_refused(void **state)
 		"dunning_gateway_webhook_signature_failures_total");
 
 	(void)state;
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/webhook",
-		 gateway.port);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/webhook", gateway.port);
 	assert_int_equal(http("POST", url, body, NULL, NULL), 401);
 	assert_int_equal(http("POST", url, body, "sha256=00", NULL), 401);
 	webhook_signature_make(APP_SECRET, body, strlen(body), signature,
@@ -621,7 +631,8 @@ static void test_webhook_without_valid_signature_is_refused(void **state)
 			       sizeof(signature));
 	assert_int_equal(http("POST", url, "{nope", signature, NULL), 400);
 	assert_int_equal(gateway_metric("dunning_gateway_webhook_signature_"
-					"failures_total") - before,
+					"failures_total") -
+				 before,
 			 2);
 
 	snprintf(url, sizeof(url),
@@ -652,8 +663,7 @@ static void test_status_for_unknown_message_is_skipped(void **state)
 	int64_t until = clock_real_now_ms() + 5000;
 
 	(void)state;
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/webhook",
-		 gateway.port);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/webhook", gateway.port);
 	webhook_signature_make(APP_SECRET, body, strlen(body), signature,
 			       sizeof(signature));
 	assert_int_equal(http("POST", url, body, signature, NULL), 200);
@@ -662,12 +672,12 @@ static void test_status_for_unknown_message_is_skipped(void **state)
 	       clock_real_now_ms() < until)
 		usleep(50000);
 	assert_int_equal(gateway_metric("dunning_gateway_webhook_items_total"
-					"{result=\"unknown\"}") - before,
+					"{result=\"unknown\"}") -
+				 before,
 			 1);
 	events_poll(200);
 	assert_int_equal(events_with_id("wamid.NOBODY/read"), 0);
 }
-
 
 static void test_repeated_reply_and_late_status_change_nothing(void **state)
 {
@@ -737,18 +747,16 @@ static void test_repeated_reply_and_late_status_change_nothing(void **state)
 
 static void test_undecodable_command_goes_to_dead_letter(void **state)
 {
-	const char *topics[] = {"dunning.deadletter"};
+	const char *topics[] = { "dunning.deadletter" };
 	struct kafka_consumer *letters;
 	rd_kafka_message_t *msg = NULL;
 	char err[256], group[64];
 	int64_t until;
 
 	(void)state;
-	letters = kafka_consumer_new(cfg,
-				     testenv_unique("gwtest-dl", group,
-						    sizeof(group)),
-				     topics, 1, NULL, NULL, NULL, err,
-				     sizeof(err));
+	letters = kafka_consumer_new(
+		cfg, testenv_unique("gwtest-dl", group, sizeof(group)), topics,
+		1, NULL, NULL, NULL, err, sizeof(err));
 	assert_non_null(letters);
 	assert_int_equal(kafka_producer_send(producer, "whatsapp.send",
 					     "demo/x", 6, "\xff\xff garbage",
@@ -828,21 +836,19 @@ static void test_token_expiry_mid_run_loses_and_repeats_nothing(void **state)
 
 static int setup(void **state)
 {
-	const char *topics[] = {"whatsapp.events"};
+	const char *topics[] = { "whatsapp.events" };
 	char err[256], group[64];
 
 	(void)state;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	cfg = testenv_config(NULL);
 	testenv_unique("gwtest", run_id, sizeof(run_id));
-	producer = kafka_producer_new(cfg, "gateway-test", NULL, err,
-				      sizeof(err));
+	producer =
+		kafka_producer_new(cfg, "gateway-test", NULL, err, sizeof(err));
 	assert_non_null(producer);
-	consumer = kafka_consumer_new(cfg,
-				      testenv_unique("gwtest-events", group,
-						     sizeof(group)),
-				      topics, 1, NULL, NULL, NULL, err,
-				      sizeof(err));
+	consumer = kafka_consumer_new(
+		cfg, testenv_unique("gwtest-events", group, sizeof(group)),
+		topics, 1, NULL, NULL, NULL, err, sizeof(err));
 	assert_non_null(consumer);
 	start_programs();
 	return 0;
@@ -874,11 +880,14 @@ int main(void)
 		cmocka_unit_test(test_expired_command_is_dropped_with_a_reason),
 		cmocka_unit_test(test_free_text_only_inside_the_service_window),
 		cmocka_unit_test(test_button_reply_is_matched_to_its_command),
-		cmocka_unit_test(test_webhook_without_valid_signature_is_refused),
+		cmocka_unit_test(
+			test_webhook_without_valid_signature_is_refused),
 		cmocka_unit_test(test_status_for_unknown_message_is_skipped),
-		cmocka_unit_test(test_repeated_reply_and_late_status_change_nothing),
+		cmocka_unit_test(
+			test_repeated_reply_and_late_status_change_nothing),
 		cmocka_unit_test(test_undecodable_command_goes_to_dead_letter),
-		cmocka_unit_test(test_token_expiry_mid_run_loses_and_repeats_nothing),
+		cmocka_unit_test(
+			test_token_expiry_mid_run_loses_and_repeats_nothing),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -72,8 +72,7 @@ static void test_senders_have_separate_buckets(void **state)
 	pacing_free(p);
 }
 
-static void test_throughput_error_halves_the_rate_then_it_recovers(
-	void **state)
+static void test_throughput_error_halves_the_rate_then_it_recovers(void **state)
 {
 	struct pacing *p = pacing_new(80, true, 0);
 
@@ -96,13 +95,11 @@ static void test_one_recipient_gets_one_message_per_spacing(void **state)
 
 	(void)state;
 	assert_int_equal(pacing_reserve(p, "PN1", "+34600000001", 0), 0);
-	assert_int_equal(pacing_reserve(p, "PN1", "+34600000001", 1000),
-			 5000);
+	assert_int_equal(pacing_reserve(p, "PN1", "+34600000001", 1000), 5000);
 	assert_int_equal(pacing_reserve(p, "PN1", "+34600000002", 1000), 0);
 	assert_int_equal(pacing_reserve(p, "PN1", "+34600000001", 6000), 0);
 	pacing_pair_limited(p, "+34600000002", 7000);
-	assert_int_equal(pacing_reserve(p, "PN1", "+34600000002", 7000),
-			 6000);
+	assert_int_equal(pacing_reserve(p, "PN1", "+34600000002", 7000), 6000);
 	pacing_free(p);
 }
 
@@ -146,8 +143,10 @@ int main(void)
 		cmocka_unit_test(test_bucket_holds_the_configured_rate),
 		cmocka_unit_test(test_wait_says_when_the_next_token_comes),
 		cmocka_unit_test(test_senders_have_separate_buckets),
-		cmocka_unit_test(test_throughput_error_halves_the_rate_then_it_recovers),
-		cmocka_unit_test(test_one_recipient_gets_one_message_per_spacing),
+		cmocka_unit_test(
+			test_throughput_error_halves_the_rate_then_it_recovers),
+		cmocka_unit_test(
+			test_one_recipient_gets_one_message_per_spacing),
 		cmocka_unit_test(test_waiting_for_a_person_spends_no_token),
 		cmocka_unit_test(test_pacing_off_sends_without_limit),
 		cmocka_unit_test(test_backoff_doubles_is_capped_and_jittered),

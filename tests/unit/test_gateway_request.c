@@ -65,10 +65,10 @@ static json_t *build(const Dunning__V1__SendCommand *cmd, const char *to)
 
 static const char *param_text(json_t *root, size_t i)
 {
-	json_t *components = json_object_get(
-		json_object_get(root, "template"), "components");
-	json_t *params = json_object_get(json_array_get(components, 0),
-					 "parameters");
+	json_t *components = json_object_get(json_object_get(root, "template"),
+					     "components");
+	json_t *params =
+		json_object_get(json_array_get(components, 0), "parameters");
 
 	return json_string_value(
 		json_object_get(json_array_get(params, i), "text"));
@@ -76,17 +76,17 @@ static const char *param_text(json_t *root, size_t i)
 
 static void test_template_request_has_the_documented_shape(void **state)
 {
-	const char *texts[] = {"Ana", "INV-1", "R$ 1.234,56", "05/01/2026",
-			       "Pix"};
+	const char *texts[] = { "Ana", "INV-1", "R$ 1.234,56", "05/01/2026",
+				"Pix" };
 	struct command c;
 	json_t *root, *template;
 
 	(void)state;
 	command_init(&c, texts, 5);
 	root = build(&c.cmd, "+5511987654321");
-	assert_string_equal(json_string_value(json_object_get(
-				    root, "messaging_product")),
-			    "whatsapp");
+	assert_string_equal(
+		json_string_value(json_object_get(root, "messaging_product")),
+		"whatsapp");
 	assert_string_equal(json_string_value(json_object_get(root, "to")),
 			    "+5511987654321");
 	assert_string_equal(json_string_value(json_object_get(root, "type")),
@@ -95,13 +95,13 @@ static void test_template_request_has_the_documented_shape(void **state)
 				    root, "biz_opaque_callback_data")),
 			    "demo/INV-1/reminder/v3");
 	template = json_object_get(root, "template");
-	assert_string_equal(json_string_value(json_object_get(template,
-							      "name")),
-			    "payment_reminder");
-	assert_string_equal(json_string_value(json_object_get(
-				    json_object_get(template, "language"),
-				    "code")),
-			    "pt_BR");
+	assert_string_equal(
+		json_string_value(json_object_get(template, "name")),
+		"payment_reminder");
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_object_get(template, "language"), "code")),
+		"pt_BR");
 	assert_string_equal(param_text(root, 2), "R$ 1.234,56");
 	assert_string_equal(param_text(root, 4), "Pix");
 	json_decref(root);
@@ -109,8 +109,8 @@ static void test_template_request_has_the_documented_shape(void **state)
 
 static void test_unicode_emoji_quotes_and_backslashes_round_trip(void **state)
 {
-	const char *texts[] = {"Joan Àlvarez i Muñoz 😀", "INV-\"7\"",
-			       "C:\\pay\\here", "日本語", "ĳ — ☃"};
+	const char *texts[] = { "Joan Àlvarez i Muñoz 😀", "INV-\"7\"",
+				"C:\\pay\\here", "日本語", "ĳ — ☃" };
 	struct command c;
 	json_t *root;
 	size_t i;
@@ -172,14 +172,14 @@ static void test_multibyte_characters_count_once_toward_the_limit(void **state)
 	for (i = 0; i < WA_PARAM_CHARS_MAX; i++)
 		memcpy(text + 4 * i, "\xF0\x9F\x98\x80", 4); /* 😀 */
 	text[4 * WA_PARAM_CHARS_MAX] = '\0';
-	assert_int_equal(wa_request_sanitise(text, out, sizeof(out), err,
-					     sizeof(err)),
-			 DN_OK);
+	assert_int_equal(
+		wa_request_sanitise(text, out, sizeof(out), err, sizeof(err)),
+		DN_OK);
 }
 
 static void test_bad_parameter_refuses_the_whole_command(void **state)
 {
-	const char *texts[] = {"Ana", "", "10 EUR", "today", "card"};
+	const char *texts[] = { "Ana", "", "10 EUR", "today", "card" };
 	struct command c;
 	char *body = NULL, err[256];
 
@@ -208,23 +208,22 @@ static void test_text_reply_carries_context_and_keeps_newlines(void **state)
 	assert_string_equal(json_string_value(json_object_get(
 				    json_object_get(root, "text"), "body")),
 			    c.cmd.text);
-	assert_string_equal(json_string_value(json_object_get(
-				    json_object_get(root, "context"),
-				    "message_id")),
-			    "wamid.ABC");
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_object_get(root, "context"), "message_id")),
+		"wamid.ABC");
 	json_decref(root);
 }
 
 static void test_command_without_recipient_is_refused(void **state)
 {
-	const char *texts[] = {"Ana"};
+	const char *texts[] = { "Ana" };
 	struct command c;
 	char *body = NULL, err[256];
 
 	(void)state;
 	command_init(&c, texts, 1);
-	assert_int_equal(wa_request_build(&c.cmd, "", &body, err,
-					  sizeof(err)),
+	assert_int_equal(wa_request_build(&c.cmd, "", &body, err, sizeof(err)),
 			 DN_ERR_PERMANENT);
 }
 
@@ -247,18 +246,18 @@ static void test_catalogue_refuses_unknown_paused_or_miscounted(void **state)
 	assert_int_equal(catalogue_check(cat, "payment_due", "pt_BR", 5, err,
 					 sizeof(err)),
 			 DN_OK);
-	assert_int_equal(catalogue_check(cat, "payment_due", "fr", 5, err,
-					 sizeof(err)),
-			 DN_ERR_PERMANENT);
-	assert_int_equal(catalogue_check(cat, "payment_due", "en", 4, err,
-					 sizeof(err)),
-			 DN_ERR_PERMANENT);
-	assert_int_equal(catalogue_check(cat, "nope", "en", 5, err,
-					 sizeof(err)),
-			 DN_ERR_PERMANENT);
-	assert_int_equal(catalogue_check(cat, "old_one", "en", 1, err,
-					 sizeof(err)),
-			 DN_ERR_PERMANENT);
+	assert_int_equal(
+		catalogue_check(cat, "payment_due", "fr", 5, err, sizeof(err)),
+		DN_ERR_PERMANENT);
+	assert_int_equal(
+		catalogue_check(cat, "payment_due", "en", 4, err, sizeof(err)),
+		DN_ERR_PERMANENT);
+	assert_int_equal(
+		catalogue_check(cat, "nope", "en", 5, err, sizeof(err)),
+		DN_ERR_PERMANENT);
+	assert_int_equal(
+		catalogue_check(cat, "old_one", "en", 1, err, sizeof(err)),
+		DN_ERR_PERMANENT);
 	catalogue_free(cat);
 }
 
@@ -282,15 +281,21 @@ static void test_shipped_catalogue_loads(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_template_request_has_the_documented_shape),
-		cmocka_unit_test(test_unicode_emoji_quotes_and_backslashes_round_trip),
+		cmocka_unit_test(
+			test_template_request_has_the_documented_shape),
+		cmocka_unit_test(
+			test_unicode_emoji_quotes_and_backslashes_round_trip),
 		cmocka_unit_test(test_newlines_tabs_and_space_runs_are_cleaned),
-		cmocka_unit_test(test_empty_invalid_or_overlong_parameters_are_refused),
-		cmocka_unit_test(test_multibyte_characters_count_once_toward_the_limit),
+		cmocka_unit_test(
+			test_empty_invalid_or_overlong_parameters_are_refused),
+		cmocka_unit_test(
+			test_multibyte_characters_count_once_toward_the_limit),
 		cmocka_unit_test(test_bad_parameter_refuses_the_whole_command),
-		cmocka_unit_test(test_text_reply_carries_context_and_keeps_newlines),
+		cmocka_unit_test(
+			test_text_reply_carries_context_and_keeps_newlines),
 		cmocka_unit_test(test_command_without_recipient_is_refused),
-		cmocka_unit_test(test_catalogue_refuses_unknown_paused_or_miscounted),
+		cmocka_unit_test(
+			test_catalogue_refuses_unknown_paused_or_miscounted),
 		cmocka_unit_test(test_shipped_catalogue_loads),
 	};
 

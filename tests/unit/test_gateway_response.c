@@ -60,9 +60,9 @@ static void test_error_object_gives_code_title_and_details(void **state)
 
 static void test_permanent_codes_fail_without_retry(void **state)
 {
-	static const int codes[] = {131026, 131047, 131008, 131009, 100,
-				    132000, 132001, 132005, 132007, 132012,
-				    132015, 132016, 132018, 131051, 131021};
+	static const int codes[] = { 131026, 131047, 131008, 131009, 100,
+				     132000, 132001, 132005, 132007, 132012,
+				     132015, 132016, 132018, 131051, 131021 };
 	size_t i;
 
 	(void)state;
@@ -73,19 +73,18 @@ static void test_permanent_codes_fail_without_retry(void **state)
 
 static void test_token_account_and_sender_trouble_halts(void **state)
 {
-	static const int codes[] = {190, 0, 10, 200, 299, 368, 131031,
-				    131045, 133010};
+	static const int codes[] = { 190, 0,	  10,	  200,	 299,
+				     368, 131031, 131045, 133010 };
 	size_t i;
 
 	(void)state;
 	for (i = 0; i < sizeof(codes) / sizeof(*codes); i++)
-		assert_int_equal(wa_error_classify(codes[i]),
-				 WA_OUTCOME_HALT);
-	assert_int_equal(
-		classify(401, "{\"error\":{\"message\":\"Error validating "
-			      "access token\",\"type\":\"OAuthException\","
-			      "\"code\":190,\"error_subcode\":463}}"),
-		WA_OUTCOME_HALT);
+		assert_int_equal(wa_error_classify(codes[i]), WA_OUTCOME_HALT);
+	assert_int_equal(classify(401,
+				  "{\"error\":{\"message\":\"Error validating "
+				  "access token\",\"type\":\"OAuthException\","
+				  "\"code\":190,\"error_subcode\":463}}"),
+			 WA_OUTCOME_HALT);
 	assert_int_equal(classify(401, "not json"), WA_OUTCOME_HALT);
 }
 
@@ -131,8 +130,10 @@ static void test_oversized_answer_is_not_read(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_accepted_answer_gives_message_id_and_wa_id),
-		cmocka_unit_test(test_error_object_gives_code_title_and_details),
+		cmocka_unit_test(
+			test_accepted_answer_gives_message_id_and_wa_id),
+		cmocka_unit_test(
+			test_error_object_gives_code_title_and_details),
 		cmocka_unit_test(test_permanent_codes_fail_without_retry),
 		cmocka_unit_test(test_token_account_and_sender_trouble_halts),
 		cmocka_unit_test(test_throughput_errors_throttle),

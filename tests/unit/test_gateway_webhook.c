@@ -30,9 +30,9 @@ static void test_valid_signature_is_accepted(void **state)
 	webhook_signature_make(secret, body, strlen(body), header,
 			       sizeof(header));
 	assert_int_equal(strncmp(header, "sha256=", 7), 0);
-	assert_int_equal(webhook_signature_check(secret, body, strlen(body),
-						 header),
-			 DN_OK);
+	assert_int_equal(
+		webhook_signature_check(secret, body, strlen(body), header),
+		DN_OK);
 }
 
 static void test_known_hmac_value_matches(void **state)
@@ -41,13 +41,14 @@ static void test_known_hmac_value_matches(void **state)
 	static const char body[] =
 		"The quick brown fox jumps over the lazy dog";
 	static const char header[] =
-		"sha256=f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc"
+		"sha256="
+		"f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc"
 		"2d1a3cd8";
 
 	(void)state;
-	assert_int_equal(webhook_signature_check("key", body, strlen(body),
-						 header),
-			 DN_OK);
+	assert_int_equal(
+		webhook_signature_check("key", body, strlen(body), header),
+		DN_OK);
 }
 
 static void test_wrong_or_missing_signature_is_refused(void **state)
@@ -58,15 +59,15 @@ static void test_wrong_or_missing_signature_is_refused(void **state)
 	(void)state;
 	webhook_signature_make("another-secret", body, strlen(body), header,
 			       sizeof(header));
-	assert_int_equal(webhook_signature_check(secret, body, strlen(body),
-						 header),
-			 DN_ERR_INVALID);
-	assert_int_equal(webhook_signature_check(secret, body, strlen(body),
-						 NULL),
-			 DN_ERR_INVALID);
-	assert_int_equal(webhook_signature_check(secret, body, strlen(body),
-						 "sha256="),
-			 DN_ERR_INVALID);
+	assert_int_equal(
+		webhook_signature_check(secret, body, strlen(body), header),
+		DN_ERR_INVALID);
+	assert_int_equal(
+		webhook_signature_check(secret, body, strlen(body), NULL),
+		DN_ERR_INVALID);
+	assert_int_equal(
+		webhook_signature_check(secret, body, strlen(body), "sha256="),
+		DN_ERR_INVALID);
 	assert_int_equal(webhook_signature_check(secret, body, strlen(body),
 						 "sha1=abcdef"),
 			 DN_ERR_INVALID);
@@ -81,9 +82,9 @@ static void test_body_changed_by_one_byte_is_refused(void **state)
 	webhook_signature_make(secret, body, strlen(body), header,
 			       sizeof(header));
 	body[12] ^= 1;
-	assert_int_equal(webhook_signature_check(secret, body, strlen(body),
-						 header),
-			 DN_ERR_INVALID);
+	assert_int_equal(
+		webhook_signature_check(secret, body, strlen(body), header),
+		DN_ERR_INVALID);
 }
 
 static void test_upper_case_hex_signature_is_accepted(void **state)
@@ -110,13 +111,11 @@ static void test_handshake_echoes_challenge_only_with_right_token(void **state)
 					   "tok", &out),
 			 200);
 	assert_string_equal(out, "1158201444");
-	assert_int_equal(webhook_handshake("subscribe", "nope", "1", "tok",
-					   &out),
-			 403);
+	assert_int_equal(
+		webhook_handshake("subscribe", "nope", "1", "tok", &out), 403);
 	assert_null(out);
-	assert_int_equal(webhook_handshake("unsubscribe", "tok", "1", "tok",
-					   &out),
-			 403);
+	assert_int_equal(
+		webhook_handshake("unsubscribe", "tok", "1", "tok", &out), 403);
 	assert_int_equal(webhook_handshake(NULL, "tok", "1", "tok", &out), 403);
 	assert_int_equal(webhook_handshake("subscribe", "", "1", "", &out),
 			 403);
@@ -135,7 +134,8 @@ static const char statuses_body[] =
 	"\"recipient_id\":\"5511987654321\"},"
 	"{\"id\":\"wamid.A\",\"status\":\"read\",\"timestamp\":\"1767225602\","
 	"\"recipient_id\":\"5511987654321\"},"
-	"{\"id\":\"wamid.B\",\"status\":\"failed\",\"timestamp\":\"1767225603\","
+	"{\"id\":\"wamid.B\",\"status\":\"failed\",\"timestamp\":"
+	"\"1767225603\","
 	"\"recipient_id\":\"34600000001\",\"errors\":[{\"code\":131026,"
 	"\"title\":\"Message undeliverable\"}]},"
 	"{\"id\":\"wamid.C\",\"status\":\"warped\",\"timestamp\":\"1\"},"
@@ -204,8 +204,8 @@ static const char messages_body[] =
 	"{\"id\":\"wamid.NOFROM\",\"type\":\"text\",\"text\":{\"body\":\"x\"}}"
 	"]}}]}]}";
 
-static void test_every_message_kind_of_every_entry_and_change_is_read(
-	void **state)
+static void
+test_every_message_kind_of_every_entry_and_change_is_read(void **state)
 {
 	struct webhook_batch batch;
 	char err[256];
@@ -248,8 +248,8 @@ static void test_every_message_kind_of_every_entry_and_change_is_read(
 
 static void test_malformed_json_is_a_decode_error(void **state)
 {
-	static const char *const bodies[] = {"{\"entry\": [", "", "[1,2]",
-					     "{\"a\":1,\"a\":2}"};
+	static const char *const bodies[] = { "{\"entry\": [", "", "[1,2]",
+					      "{\"a\":1,\"a\":2}" };
 	struct webhook_batch batch;
 	char err[256];
 	size_t i;
@@ -271,9 +271,9 @@ static void test_body_without_entries_reads_nothing(void **state)
 	char err[256];
 
 	(void)state;
-	assert_int_equal(webhook_parse(body, strlen(body), &batch, err,
-				       sizeof(err)),
-			 DN_OK);
+	assert_int_equal(
+		webhook_parse(body, strlen(body), &batch, err, sizeof(err)),
+		DN_OK);
 	assert_int_equal(batch.count, 0);
 	assert_int_equal(batch.unreadable, 0);
 	webhook_batch_release(&batch);
@@ -295,9 +295,11 @@ int main(void)
 		cmocka_unit_test(test_wrong_or_missing_signature_is_refused),
 		cmocka_unit_test(test_body_changed_by_one_byte_is_refused),
 		cmocka_unit_test(test_upper_case_hex_signature_is_accepted),
-		cmocka_unit_test(test_handshake_echoes_challenge_only_with_right_token),
+		cmocka_unit_test(
+			test_handshake_echoes_challenge_only_with_right_token),
 		cmocka_unit_test(test_every_status_kind_is_read),
-		cmocka_unit_test(test_every_message_kind_of_every_entry_and_change_is_read),
+		cmocka_unit_test(
+			test_every_message_kind_of_every_entry_and_change_is_read),
 		cmocka_unit_test(test_malformed_json_is_a_decode_error),
 		cmocka_unit_test(test_body_without_entries_reads_nothing),
 		cmocka_unit_test(test_status_names_follow_the_api),
