@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "error.h"
+#include "shutdown.h"
 #include "phone.h"
 
 #include <unicode/ucal.h>
@@ -242,8 +243,9 @@ int customers_import_file(const char *path, const struct import_options *opts,
 	reader = csv_reader_new(in, opts->delimiter);
 	rc = reader ? bind_header(reader, columns, path, err, errlen)
 		    : DN_ERR_NOMEM;
-	while (!rc && (rc = csv_reader_next(reader, &rec, why, sizeof(why))) !=
-			      DN_ERR_NOT_FOUND) {
+	while (!rc && !shutdown_requested() &&
+	       (rc = csv_reader_next(reader, &rec, why, sizeof(why))) !=
+		       DN_ERR_NOT_FOUND) {
 		sink_count_read(sink);
 		if (rc == DN_ERR_IO)
 			break;

@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "error.h"
+#include "shutdown.h"
 #include "money.h"
 #include "phone.h"
 
@@ -521,7 +522,7 @@ int jsonl_import_file(const char *path, const struct import_options *opts,
 		return dn_fail(DN_ERR_IO, err, errlen, "cannot open %s", path);
 	if (fstat(fileno(in), &st))
 		st.st_size = 0;
-	while ((len = getline(&line, &cap, in)) >= 0) {
+	while (!shutdown_requested() && (len = getline(&line, &cap, in)) >= 0) {
 		line_no++;
 		if (!is_blank(line, (size_t)len))
 			import_line(path, line_no, line, (size_t)len, opts,

@@ -9,6 +9,7 @@
 #include "sink.h"
 
 #include "error.h"
+#include "shutdown.h"
 #include "money.h"
 
 #include <stdbool.h>
@@ -447,7 +448,7 @@ int ledger_import_file(const char *path, const struct import_options *opts,
 		    : DN_ERR_NOMEM;
 
 	/* Every row counts as read; a bad one is rejected, never fatal. */
-	while (!rc &&
+	while (!rc && !shutdown_requested() &&
 	       (rc = csv_reader_next(reader, &rec, row.why, sizeof(row.why))) !=
 		       DN_ERR_NOT_FOUND) {
 		snprintf(where, sizeof(where), "line %ld", rec.line);

@@ -14,7 +14,7 @@ void progress_init(struct progress *p, bool want)
 {
 	p->enabled = want && isatty(STDERR_FILENO);
 	p->started_ms = clock_real_now_ms();
-	p->drawn_ms = 0;
+	p->drawn_ms = p->started_ms; /* first line after one interval */
 	p->drawn = false;
 }
 

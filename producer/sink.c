@@ -26,9 +26,8 @@
 struct kept_event {
 	int64_t occurred_at_ms;
 	uint64_t sequence; /* reading order, to keep ties stable */
-	char key[200];
 	size_t len;
-	uint8_t *wire;
+	uint8_t *wire; /* len bytes of event, then the key and its NUL */
 };
 
 struct sink {
@@ -210,17 +209,17 @@ static int keep(struct sink *s, const char *key, struct event *ev)
 		s->kept_cap = cap;
 	}
 	len = event_pack(ev, 0, wire, sizeof(wire));
+	if (!len)
+		return DN_ERR_TOO_LARGE;
 	k = &s->kept[s->kept_count];
-	k->wire = malloc(len ? len : 1);
-	if (!len || !k->wire) {
-		free(k->wire);
+	k->wire = malloc(len + strlen(key) + 1);
+	if (!k->wire)
 		return DN_ERR_NOMEM;
-	}
 	memcpy(k->wire, wire, len);
+	memcpy(k->wire + len, key, strlen(key) + 1);
 	k->len = len;
 	k->occurred_at_ms = ev->occurred_at_ms;
 	k->sequence = s->kept_count;
-	snprintf(k->key, sizeof(k->key), "%s", key);
 	s->kept_count++;
 	return DN_OK;
 }
@@ -288,7 +287,8 @@ static int replay_one(struct sink *s, const struct kept_event *k)
 	if (dunning__v1__ledger_event__get_packed_size(ev) <= sizeof(wire))
 		len = dunning__v1__ledger_event__pack(ev, wire);
 	dunning__v1__ledger_event__free_unpacked(ev, NULL);
-	return len ? emit(s, k->key, wire, len) : DN_ERR_TOO_LARGE;
+	return len ? emit(s, (const char *)k->wire + k->len, wire, len)
+		   : DN_ERR_TOO_LARGE;
 }
 
 /* Publishes the kept events in time order as the clock reaches them. */
@@ -310,7 +310,8 @@ static int replay(struct sink *s)
 			return DN_ERR_UNAVAILABLE;
 		}
 		if (replay_one(s, k))
-			sink_reject(s, "replay", k->key, "", "cannot publish");
+			sink_reject(s, "replay", (const char *)k->wire + k->len,
+				    "", "cannot publish");
 
 		/* A line per simulated day, for logs; a bar for people. */
 		if (k->occurred_at_ms / 86400000 != day) {
