@@ -766,6 +766,53 @@ static void test_jsonl_events_are_read_back_as_written(void **state)
 	release(&c);
 }
 
+static void test_dry_run_output_reimports_to_the_same_events(void **state)
+{
+	struct import_options o = defaults();
+	struct capture csv, again;
+	char *text, *line;
+	size_t i, used = 0, cap = 65536;
+	json_t *ev, *copy;
+
+	(void)state;
+	o.preset = "ibm-ar";
+	import_text(
+		".csv",
+		"countryCode,customerID,PaperlessDate,invoiceNumber,"
+		"InvoiceDate,DueDate,InvoiceAmount,Disputed,SettledDate,"
+		"PaperlessBill,DaysToSettle,DaysLate\n"
+		"391,A-1,1/1/2013,01,1/2/2013,2/1/2013,5.50,Yes,2/4/2013,"
+		"Paper,33,3\n"
+		"391,A-2,1/1/2013,02,1/3/2013,2/2/2013,0.00,No,,Paper,0,0\n",
+		&o, &csv);
+	assert_int_equal(json_array_size(csv.events), 4);
+
+	/* The printed lines, without their ids, are a JSON-lines input. */
+	text = calloc(1, cap);
+	assert_non_null(text);
+	json_array_foreach(csv.events, i, ev)
+	{
+		copy = json_deep_copy(ev);
+		json_object_del(copy, "event_id");
+		line = json_dumps(copy, JSON_COMPACT);
+		used += (size_t)snprintf(text + used, cap - used, "%s\n", line);
+		free(line);
+		json_decref(copy);
+	}
+	import_text(".jsonl", text, &o, &again);
+	free(text);
+	assert_int_equal(again.sum.rejected, 0);
+	assert_int_equal(json_array_size(again.events), 4);
+	json_array_foreach(csv.events, i, ev)
+	{
+		assert_string_equal(
+			str(ev, "event_id"),
+			str(json_array_get(again.events, i), "event_id"));
+	}
+	release(&csv);
+	release(&again);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -816,6 +863,8 @@ int main(void)
 		cmocka_unit_test(
 			test_ubl_invalid_buyer_phone_rejects_only_the_customer),
 		cmocka_unit_test(test_jsonl_events_are_read_back_as_written),
+		cmocka_unit_test(
+			test_dry_run_output_reimports_to_the_same_events),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
