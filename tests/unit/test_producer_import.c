@@ -725,6 +725,33 @@ static void test_ubl_invalid_buyer_phone_rejects_only_the_customer(void **state)
 	release(&c);
 }
 
+static void test_ubl_external_entities_are_never_read(void **state)
+{
+	struct import_options o = defaults();
+	struct capture c;
+	char secret[128], text[2048];
+	FILE *f;
+
+	(void)state;
+	snprintf(secret, sizeof(secret), "/tmp/dn-producer-secret-%ld",
+		 (long)getpid());
+	f = fopen(secret, "w");
+	assert_non_null(f);
+	fputs("SECRET", f);
+	fclose(f);
+	snprintf(text, sizeof(text),
+		 "<?xml version=\"1.0\"?>\n<!DOCTYPE Invoice [<!ENTITY xxe "
+		 "SYSTEM \"file://%s\">]>\n%s<cbc:ID>X&xxe;</cbc:ID>"
+		 "<cbc:IssueDate>2026-03-02</cbc:IssueDate>\n%s%s</Invoice>\n",
+		 secret, strstr(UBL_HEAD("Invoice"), "<Invoice"), UBL_BUYER(""),
+		 UBL_TOTAL("1"));
+	import_text(".xml", text, &o, &c);
+	unlink(secret);
+	assert_string_equal(
+		str(body_of(&c, "invoice_upserted", 0), "invoice_id"), "X");
+	release(&c);
+}
+
 /* ---------------------------------------------------------------------- */
 /* JSON lines                                                              */
 
@@ -862,6 +889,7 @@ int main(void)
 			test_ubl_missing_or_bad_parts_are_rejected_with_path),
 		cmocka_unit_test(
 			test_ubl_invalid_buyer_phone_rejects_only_the_customer),
+		cmocka_unit_test(test_ubl_external_entities_are_never_read),
 		cmocka_unit_test(test_jsonl_events_are_read_back_as_written),
 		cmocka_unit_test(
 			test_dry_run_output_reimports_to_the_same_events),
