@@ -10,13 +10,46 @@
 #   stack.sh stop DIR           stop everything started in DIR, newest first
 #
 # Nothing is assumed to be running, and stop leaves nothing behind: every
-# process started is recorded in DIR/pids. Source DIR/stack.env to talk to
-# the stack (DUNNING_REDIS_URL, DUNNING_KAFKA_BROKERS).
+# process started is recorded in DIR/pids as "pid start-time name", and a
+# start that fails stops what it had started. The start time (clock ticks
+# after boot, from /proc) lets stop tell a process of ours from one that
+# was later given the same pid. Source DIR/stack.env to talk to the stack
+# (DUNNING_REDIS_URL, DUNNING_KAFKA_BROKERS).
 set -euo pipefail
 
 die() { echo "stack: $*" >&2; exit 1; }
 
-record() { echo "$2 $1" >> "$DIR/pids"; }
+# Prints the start time of process $1 in clock ticks; fails if it is gone
+# (a zombie counts as gone: it has exited, only its parent has not looked).
+start_time() {
+	local stat
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	# Fields after the command name, which may hold spaces: the 3rd
+	# field of the line (state) is the 1st of these, the 22nd the 20th.
+	stat=${stat##*) }
+	# shellcheck disable=SC2086
+	set -- $stat
+	[ "$1" != Z ] || return 1
+	echo "${20}"
+}
+
+# Whether pid $1 is still the process that started at tick $2.
+same_process() {
+	local now
+	now=$(start_time "$1") && [ "$now" = "$2" ]
+}
+
+record() {
+	local start
+	start=$(start_time "$2") || start=0
+	echo "$2 $start $1" >> "$DIR/pids"
+}
+
+# The process id of the Redis answering on port $1, if any.
+redis_pid() {
+	redis-cli -p "$1" info server 2>/dev/null |
+		sed -n 's/^process_id:\([0-9]*\).*/\1/p'
+}
 
 start_redis() {
 	local port tries=0
@@ -29,7 +62,9 @@ start_redis() {
 			--logfile "$DIR/redis.log" --daemonize no &
 		local pid=$!
 		for _ in $(seq 1 50); do
-			if redis-cli -p "$port" ping >/dev/null 2>&1; then
+			# Only our server counts: another one may already
+			# hold the port while ours fails to bind it.
+			if [ "$(redis_pid "$port")" = "$pid" ]; then
 				record redis "$pid"
 				echo "export DUNNING_REDIS_URL=redis://127.0.0.1:$port" >> "$DIR/stack.env"
 				return 0
@@ -64,8 +99,11 @@ cmd_start() {
 	mkdir -p "$DIR"
 	: > "$DIR/stack.env"
 	: > "$DIR/pids"
+	# Whoever asked gets no stack to stop if this fails half-way.
+	trap cmd_stop EXIT
 	start_redis
 	start_broker "$bin"
+	trap - EXIT
 }
 
 cmd_run() {
@@ -79,15 +117,17 @@ cmd_run() {
 
 cmd_stop() {
 	[ -f "$DIR/pids" ] || return 0
-	local pid name
+	local pid start name
 	# Newest first: programs before the broker and Redis they use.
-	tac "$DIR/pids" | while read -r pid name; do
+	tac "$DIR/pids" | while read -r pid start name; do
+		# Gone, or its pid now belongs to someone else.
+		same_process "$pid" "$start" || continue
 		kill -TERM "$pid" 2>/dev/null || continue
 		for _ in $(seq 1 50); do
-			kill -0 "$pid" 2>/dev/null || break
+			same_process "$pid" "$start" || break
 			sleep 0.1
 		done
-		if kill -0 "$pid" 2>/dev/null; then
+		if same_process "$pid" "$start"; then
 			echo "stack: $name ($pid) did not stop in 5 s; killing it" >&2
 			kill -KILL "$pid" 2>/dev/null || true
 		fi
