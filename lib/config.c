@@ -339,12 +339,16 @@ static int add_defaults(struct config *cfg,
 				continue; /* shared by two tables */
 			value = &cfg->values[cfg->count++];
 			value->key = key;
-			rc = value_set(value,
-				       key->default_value ? key->default_value
-							  : "",
-				       err, errlen);
-			if (rc && key->default_value)
+			/* No default reads as empty, whatever the type: ""
+			 * is not a number, so it is not checked. */
+			if (!key->default_value)
+				value->text = strdup("");
+			else if ((rc = value_set(value, key->default_value, err,
+						 errlen)))
 				return rc;
+			if (!value->text)
+				return dn_fail(DN_ERR_NOMEM, err, errlen,
+					       "out of memory");
 		}
 	}
 	return DN_OK;

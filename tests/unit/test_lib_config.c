@@ -45,7 +45,8 @@ static int clear_env(void **state)
 		"DUNNING_TEST_COUNT",	   "DUNNING_TEST_FLAG",
 		"DUNNING_TEST_MODE",	   "DUNNING_TEST_TOKEN",
 		"DUNNING_TEST_TOKEN_FILE", "DUNNING_TEST_AT",
-		"DUNNING_CONFIG_FILE",	   "DUNNING_TEST_NEEDED"
+		"DUNNING_CONFIG_FILE",	   "DUNNING_TEST_NEEDED",
+		"DUNNING_TEST_PORT",
 	};
 	size_t i;
 
@@ -239,6 +240,33 @@ static void test_instant_parses_fraction_and_requires_utc(void **state)
 			 DN_ERR_INVALID);
 }
 
+static void test_unset_number_without_default_reads_as_empty(void **state)
+{
+	static const struct config_key no_default[] = {
+		{ "DUNNING_TEST_PORT", CONFIG_INT, NULL, 1, 65535, NULL, false,
+		  false, "a port with no default" },
+		{ "DUNNING_TEST_NEEDED", CONFIG_INT, NULL, 1, 9, NULL, false,
+		  true, "a number that must be set" },
+		CONFIG_KEY_END,
+	};
+	const struct config_key *const t[] = { no_default, NULL };
+	char err[256];
+	struct config *cfg;
+
+	(void)state;
+	/* Required and unset: an error naming it, not a crash. */
+	assert_null(config_load(t, err, sizeof(err)));
+	assert_non_null(strstr(err, "DUNNING_TEST_NEEDED is required"));
+
+	/* Optional and unset: empty, as the header promises. */
+	setenv("DUNNING_TEST_NEEDED", "3", 1);
+	cfg = config_load(t, err, sizeof(err));
+	assert_non_null(cfg);
+	assert_string_equal(config_str(cfg, "DUNNING_TEST_PORT"), "");
+	assert_int_equal(config_int(cfg, "DUNNING_TEST_PORT"), 0);
+	config_free(cfg);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, clear_env, clear_env)
 
 int main(void)
@@ -256,6 +284,7 @@ int main(void)
 		T(test_required_key_missing_says_which),
 		T(test_missing_config_file_names_the_path),
 		T(test_instant_parses_fraction_and_requires_utc),
+		T(test_unset_number_without_default_reads_as_empty),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
