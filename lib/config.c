@@ -213,19 +213,27 @@ static struct config_value *value_find(const struct config *cfg,
 	return NULL;
 }
 
-/* Reads a secret from the file named by NAME_FILE; strips one newline. */
+/* Reads a secret from the file named by NAME_FILE; strips the line end.
+ * A file that does not fit in out is refused: cut short, it would be a
+ * wrong secret that nothing reports. */
 static int secret_from_file(const char *name, const char *path, char *out,
 			    size_t outlen, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "r");
 	size_t n;
+	int more;
 
 	if (!f)
 		return dn_fail(DN_ERR_CONFIG, err, errlen,
 			       "%s_FILE=\"%s\": cannot open: %s", name, path,
 			       strerror(errno));
 	n = fread(out, 1, outlen - 1, f);
+	more = fgetc(f) != EOF;
 	fclose(f);
+	if (more)
+		return dn_fail(DN_ERR_CONFIG, err, errlen,
+			       "%s_FILE=\"%s\": value is longer than %d bytes",
+			       name, path, CONFIG_VALUE_MAX);
 	out[n] = '\0';
 	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r'))
 		out[--n] = '\0';
@@ -263,6 +271,14 @@ static int load_file(struct config *cfg, const char *path, char *err,
 		char *eq;
 
 		lineno++;
+		/* The rest of a longer line would be read as a line of its
+		 * own: a commented-out setting could come back to life. */
+		if (!strchr(line, '\n') && !feof(f)) {
+			rc = dn_fail(DN_ERR_CONFIG, err, errlen,
+				     "%s:%d: line longer than %d bytes", path,
+				     lineno, CONFIG_LINE_MAX - 2);
+			break;
+		}
 		trim(line);
 		if (line[0] == '\0' || line[0] == '#')
 			continue;
@@ -291,7 +307,7 @@ static int load_file(struct config *cfg, const char *path, char *err,
 
 static int load_env(struct config *cfg, char *err, size_t errlen)
 {
-	char name[256], secret[CONFIG_VALUE_MAX + 1];
+	char name[256], secret[CONFIG_VALUE_MAX + 3]; /* room for "\r\n" */
 	size_t i;
 	int rc;
 

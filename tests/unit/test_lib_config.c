@@ -267,6 +267,49 @@ static void test_unset_number_without_default_reads_as_empty(void **state)
 	config_free(cfg);
 }
 
+static void test_secret_file_over_the_maximum_is_refused(void **state)
+{
+	char *big = malloc(5001);
+	char err[256];
+	const char *path;
+
+	(void)state;
+	assert_non_null(big);
+	memset(big, 'k', 5000);
+	big[5000] = '\0';
+	path = write_temp(big);
+	free(big);
+	/* Cut to 4096 bytes it would be a wrong secret, silently. */
+	setenv("DUNNING_TEST_TOKEN_FILE", path, 1);
+	assert_null(config_load(tables, err, sizeof(err)));
+	assert_non_null(strstr(err, "DUNNING_TEST_TOKEN"));
+	assert_non_null(strstr(err, "longer than"));
+	assert_null(strstr(err, "kkkk"));
+	unlink(path);
+}
+
+static void test_overlong_line_in_file_is_an_error_not_two_lines(void **state)
+{
+	const char key[] = "DUNNING_TEST_COUNT=3\n";
+	char *text = malloc(8191 + sizeof(key));
+	char err[256];
+	const char *path;
+
+	(void)state;
+	assert_non_null(text);
+	/* A comment exactly as long as the line buffer, then a setting on
+	 * the same line: the setting is part of the comment. */
+	text[0] = '#';
+	memset(text + 1, ' ', 8190);
+	memcpy(text + 8191, key, sizeof(key));
+	path = write_temp(text);
+	free(text);
+	setenv("DUNNING_CONFIG_FILE", path, 1);
+	assert_null(config_load(tables, err, sizeof(err)));
+	assert_non_null(strstr(err, ":1: line longer than"));
+	unlink(path);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, clear_env, clear_env)
 
 int main(void)
@@ -285,6 +328,8 @@ int main(void)
 		T(test_missing_config_file_names_the_path),
 		T(test_instant_parses_fraction_and_requires_utc),
 		T(test_unset_number_without_default_reads_as_empty),
+		T(test_secret_file_over_the_maximum_is_refused),
+		T(test_overlong_line_in_file_is_an_error_not_two_lines),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
