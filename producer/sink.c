@@ -22,6 +22,9 @@
 /* Delivery failures logged one by one before only counting them. */
 #define SINK_FAILURES_LOGGED 10
 
+/* Rejections logged one by one; the reject file holds every one. */
+#define SINK_REJECTS_LOGGED 20
+
 /* One event kept for the replay: packed without its publication time. */
 struct kept_event {
 	int64_t occurred_at_ms;
@@ -122,9 +125,14 @@ static void write_csv_field(FILE *out, const char *text, bool last)
 void sink_reject(struct sink *s, const char *file, const char *location,
 		 const char *field, const char *reason)
 {
+	/* The reject file has them all; the log only the first few. */
 	s->counts.rejected++;
-	log_warn("CSV", "rejected file=%s at=%s field=%s: %s", file, location,
-		 field && *field ? field : "-", reason);
+	if (s->counts.rejected <= SINK_REJECTS_LOGGED)
+		log_warn("CSV", "rejected file=%s at=%s field=%s: %s", file,
+			 location, field && *field ? field : "-", reason);
+	if (s->counts.rejected == SINK_REJECTS_LOGGED)
+		log_warn("CSV",
+			 "further rejections go to the reject file only");
 	if (!s->rejects && s->opts.reject_path && *s->opts.reject_path) {
 		s->rejects = fopen(s->opts.reject_path, "w");
 		if (!s->rejects) {
