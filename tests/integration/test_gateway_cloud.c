@@ -130,10 +130,32 @@ static void write_token(const char *token)
 	assert_int_equal(rename(tmp, token_path), 0);
 }
 
+/* Settings of the gateway, kept for restarts. */
+static char gw_port[16], sim_base[128], templates[4096];
+
+static void start_gateway(void)
+{
+	/* clang-format off */
+	const char *const env[] = {
+		"DUNNING_WA_BASE_URL", sim_base,
+		"DUNNING_WA_TOKEN_FILE", token_path,
+		"DUNNING_WA_APP_SECRET", APP_SECRET,
+		"DUNNING_WA_VERIFY_TOKEN", VERIFY_TOKEN,
+		"DUNNING_WA_SENDERS", "*=" SENDER,
+		"DUNNING_GATEWAY_HTTP_PORT", gw_port,
+		"DUNNING_GATEWAY_TEMPLATES", templates,
+		"DUNNING_GATEWAY_HALT_RECHECK_MS", "300",
+		"DUNNING_GATEWAY_RETRY_BASE_MS", "50",
+		NULL, NULL,
+	};
+	/* clang-format on */
+
+	gateway = spawn("dunning-gateway", env);
+}
+
 static void start_programs(void)
 {
-	char gw_port[16], sim_port[16], webhook_url[128], base[128];
-	char templates[4096];
+	char webhook_url[128];
 	int port = free_port();
 
 	snprintf(gw_port, sizeof(gw_port), "%d", port);
@@ -142,58 +164,31 @@ static void start_programs(void)
 	snprintf(templates, sizeof(templates),
 		 "%s/deploy/whatsapp-templates.json", getenv("DUNNING_ROOT"));
 	{
+		/* clang-format off */
 		const char *const env[] = {
-			"DUNNING_SIM_HTTP_PORT",
-			"0",
-			"DUNNING_SIM_TOKEN",
-			"token-one",
-			"DUNNING_SIM_APP_SECRET",
-			APP_SECRET,
-			"DUNNING_SIM_WEBHOOK_URL",
-			webhook_url,
-			"DUNNING_SIM_TEMPLATES",
-			templates,
-			"DUNNING_SIM_CUSTOMERS",
-			"false",
+			"DUNNING_SIM_HTTP_PORT", "0",
+			"DUNNING_SIM_TOKEN", "token-one",
+			"DUNNING_SIM_APP_SECRET", APP_SECRET,
+			"DUNNING_SIM_WEBHOOK_URL", webhook_url,
+			"DUNNING_SIM_TEMPLATES", templates,
+			"DUNNING_SIM_CUSTOMERS", "false",
 			"DUNNING_SIM_FAIL_RECIPIENTS",
 			"+34611000001=131026,+34611000002=131009:sync",
-			"DUNNING_SIM_DUPLICATE_PERMILLE",
-			"200",
-			NULL,
-			NULL
+			"DUNNING_SIM_DUPLICATE_PERMILLE", "200",
+			NULL, NULL,
 		};
+		/* clang-format on */
+
 		simulator = spawn("dunning-simulator", env);
 	}
-	snprintf(sim_port, sizeof(sim_port), "%d", simulator.port);
-	snprintf(base, sizeof(base), "http://127.0.0.1:%d", simulator.port);
+	snprintf(sim_base, sizeof(sim_base), "http://127.0.0.1:%d",
+		 simulator.port);
 	snprintf(token_path, sizeof(token_path), "%s/wa-token-%ld",
 		 getenv("DUNNING_STACK_DIR") ? getenv("DUNNING_STACK_DIR")
 					     : "/tmp",
 		 (long)getpid());
 	write_token("token-one");
-	{
-		const char *const env[] = { "DUNNING_WA_BASE_URL",
-					    base,
-					    "DUNNING_WA_TOKEN_FILE",
-					    token_path,
-					    "DUNNING_WA_APP_SECRET",
-					    APP_SECRET,
-					    "DUNNING_WA_VERIFY_TOKEN",
-					    VERIFY_TOKEN,
-					    "DUNNING_WA_SENDERS",
-					    "*=" SENDER,
-					    "DUNNING_GATEWAY_HTTP_PORT",
-					    gw_port,
-					    "DUNNING_GATEWAY_TEMPLATES",
-					    templates,
-					    "DUNNING_GATEWAY_HALT_RECHECK_MS",
-					    "300",
-					    "DUNNING_GATEWAY_RETRY_BASE_MS",
-					    "50",
-					    NULL,
-					    NULL };
-		gateway = spawn("dunning-gateway", env);
-	}
+	start_gateway();
 }
 
 /* ---------------------------------------------------------------------- */
@@ -782,6 +777,36 @@ static void test_undecodable_command_goes_to_dead_letter(void **state)
 	kafka_consumer_free(letters);
 }
 
+static void test_restart_mid_run_loses_and_repeats_nothing(void **state)
+{
+	json_int_t before = sim_stat("messages_accepted");
+	char name[64], phone[32];
+	int i, missing;
+
+	(void)state;
+	for (i = 0; i < 240; i++) {
+		snprintf(name, sizeof(name), "rst-%03d", i);
+		snprintf(phone, sizeof(phone), "+3463%07d", i);
+		send_template(name, phone, 0);
+	}
+	kafka_producer_flush(producer, 5000);
+	while (sim_stat("messages_accepted") - before < 60)
+		usleep(20000);
+
+	/* A clean stop half way, then a new process takes over. */
+	stop(&gateway);
+	assert_true(sim_stat("messages_accepted") - before < 240);
+	start_gateway();
+	for (i = 0, missing = 0; i < 240; i++) {
+		snprintf(name, sizeof(name), "rst-%03d", i);
+		if (!wait_event(name, ACCEPTED, i == 0 ? 30000 : 5000))
+			missing++;
+	}
+	assert_int_equal(missing, 0);
+	assert_int_equal(sim_stat("messages_accepted") - before, 240);
+	assert_int_equal(sim_stat("duplicates_received"), 0);
+}
+
 static void test_token_expiry_mid_run_loses_and_repeats_nothing(void **state)
 {
 	json_int_t before = sim_stat("messages_accepted");
@@ -886,6 +911,8 @@ int main(void)
 		cmocka_unit_test(
 			test_repeated_reply_and_late_status_change_nothing),
 		cmocka_unit_test(test_undecodable_command_goes_to_dead_letter),
+		cmocka_unit_test(
+			test_restart_mid_run_loses_and_repeats_nothing),
 		cmocka_unit_test(
 			test_token_expiry_mid_run_loses_and_repeats_nothing),
 	};
