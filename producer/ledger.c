@@ -313,6 +313,9 @@ static int invoice_row(struct ledger_row *row, struct sink *sink,
 		rc = row_fail(row, LEDGER_DISPUTED, "not yes or no");
 	if (!rc && is_settled)
 		rc = row_date(row, LEDGER_SETTLED_DATE, &settled);
+	if (!rc && is_settled && civil_to_days(settled) < civil_to_days(issue))
+		rc = row_fail(row, LEDGER_SETTLED_DATE,
+			      "settled before the invoice date");
 	if (rc)
 		return rc;
 

@@ -230,11 +230,14 @@ static void test_impossible_date_is_rejected_with_file_line_field(void **state)
 	o.preset = "ibm-ar";
 	snprintf(text, sizeof(text),
 		 "%s391,A,1/1/2013,1,2/30/2013,3/1/2013,10.00,No,,Paper,0,0\r\n"
-		 "391,B,1/1/2013,2,2/3/2013,3/5/2013,10.00,No,,Paper,0,0\r\n",
+		 "391,B,1/1/2013,2,2/3/2013,3/5/2013,10.00,No,,Paper,0,0\r\n"
+		 "391,C,1/1/2013,3,2/3/2013,3/5/2013,10.00,No,2/1/"
+		 "2013,P,0,0\r\n",
 		 ibm_header);
 	import_text(".csv", text, &o, &c);
-	assert_int_equal(c.sum.read, 2);
-	assert_int_equal(c.sum.rejected, 1);
+	assert_int_equal(c.sum.read, 3);
+	assert_int_equal(c.sum.rejected, 2);
+	assert_non_null(strstr(c.rejects, "line 4,SettledDate,settled before"));
 	assert_int_equal(json_array_size(c.events), 1); /* row B, still open */
 	assert_non_null(strstr(c.rejects, ".csv,line 2,InvoiceDate,"));
 	assert_non_null(strstr(c.rejects, "day 30 does not exist in February"));
