@@ -91,6 +91,7 @@ struct sender {
 	const char *token_file;
 	_Atomic(const char *) halt_reason;
 	int64_t halt_retry_at_ms; /* real ms of the next try while halted */
+	int64_t halt_logged_ms;	  /* real ms of the last "still halted" */
 	int probe_in_flight;
 	unsigned random_state;
 };
@@ -436,6 +437,7 @@ static void resume(struct sender *s)
 	if (!atomic_load(&s->halt_reason))
 		return;
 	log_notice("WA", "sending resumed after halt");
+	s->halt_logged_ms = 0;
 	atomic_store(&s->halt_reason, NULL);
 	metric_set(s->m.halted, 0);
 }
@@ -609,6 +611,16 @@ static int dispatch_probe(struct sender *s)
 	if (s->probe_in_flight || now < s->halt_retry_at_ms || !s->waiting_head)
 		return 0;
 	s->halt_retry_at_ms = now + s->recheck_ms;
+
+	/* Keep saying so while it lasts, once a minute. */
+	if (now - s->halt_logged_ms >= 60000) {
+		if (s->halt_logged_ms)
+			log_error("WA",
+				  "sending still halted: %s; commands "
+				  "held=%zu",
+				  atomic_load(&s->halt_reason), s->held);
+		s->halt_logged_ms = now;
+	}
 	token_reload(s);
 	if (job_start(s, s->waiting_head) == 0)
 		s->probe_in_flight = 1;
