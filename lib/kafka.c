@@ -17,8 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define KAFKA_PARTITIONS_MAX 4096
-
 struct kafka_producer {
 	rd_kafka_t *rk;
 	kafka_delivery_fn on_delivery;
@@ -276,17 +274,24 @@ int kafka_dead_letter(struct kafka_producer *p, const struct config *cfg,
 /* ---------------------------------------------------------------------- */
 /* Consumer                                                                */
 
-static size_t partitions_copy(const rd_kafka_topic_partition_list_t *list,
-			      struct kafka_partition *out, size_t max)
+/* Every partition of list, in an array the caller frees; count in *n. A
+ * hook told of fewer partitions than there are would leave work behind. */
+static struct kafka_partition *
+partitions_copy(const rd_kafka_topic_partition_list_t *list, size_t *n)
 {
-	size_t i, n = 0;
+	struct kafka_partition *out;
+	size_t i;
 
-	for (i = 0; i < (size_t)list->cnt && n < max; i++) {
-		out[n].topic = list->elems[i].topic;
-		out[n].partition = list->elems[i].partition;
-		n++;
+	*n = 0;
+	out = calloc((size_t)list->cnt + 1, sizeof(*out));
+	if (!out)
+		return NULL;
+	for (i = 0; i < (size_t)list->cnt; i++) {
+		out[i].topic = list->elems[i].topic;
+		out[i].partition = list->elems[i].partition;
 	}
-	return n;
+	*n = (size_t)list->cnt;
+	return out;
 }
 
 /* Runs on the thread calling kafka_consumer_poll. */
@@ -297,8 +302,12 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	struct kafka_partition *parts;
 	size_t n;
 
-	parts = calloc((size_t)list->cnt + 1, sizeof(*parts));
-	n = parts ? partitions_copy(list, parts, KAFKA_PARTITIONS_MAX) : 0;
+	parts = partitions_copy(list, &n);
+	if (!parts)
+		log_error("KAFKA",
+			  "out of memory: rebalance hooks not told of "
+			  "%d partitions",
+			  list->cnt);
 
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
 		log_info("KAFKA", "partitions assigned count=%zu", n);

@@ -1,0 +1,212 @@
+/* test_lib_kafka.c: the consumer's rebalance hooks see every partition,
+ * and offsets stored while partitions are revoked are committed before
+ * they go. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+#include "error.h"
+#include "kafka.h"
+#include "testenv.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* What the hooks saw. */
+struct seen {
+	size_t assigned;
+	size_t revoked;
+	struct kafka_consumer *consumer;
+	rd_kafka_message_t *in_hand; /* processed, offset not yet stored */
+};
+
+static void on_assigned(void *ctx, const struct kafka_partition *parts,
+			size_t count)
+{
+	struct seen *seen = ctx;
+
+	(void)parts;
+	seen->assigned += count;
+}
+
+/* Finishes the message in hand, as a worker does before letting go. */
+static void on_revoked(void *ctx, const struct kafka_partition *parts,
+		       size_t count)
+{
+	struct seen *seen = ctx;
+
+	(void)parts;
+	seen->revoked += count;
+	if (seen->in_hand) {
+		kafka_consumer_store(seen->consumer, seen->in_hand);
+		kafka_message_free(seen->in_hand);
+		seen->in_hand = NULL;
+	}
+}
+
+/* A broker a test started, stopped even when the test fails. */
+static pid_t own_broker;
+
+/* A broker of its own with many partitions; returns its pid and writes
+ * its bootstrap servers into bootstrap. */
+static pid_t start_broker(const char *partitions, char *bootstrap, size_t len)
+{
+	int out[2];
+	pid_t pid;
+	FILE *f;
+	char line[256];
+
+	assert_int_equal(pipe(out), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(out[1], STDOUT_FILENO);
+		close(out[0]);
+		close(out[1]);
+		setenv("DUNNING_KAFKA_PARTITIONS", partitions, 1);
+		setenv("DUNNING_LOG_LEVEL", "warn", 1);
+		execl(testenv_bin("dunning-broker"), "dunning-broker",
+		      (char *)NULL);
+		_exit(127);
+	}
+	own_broker = pid;
+	close(out[1]);
+	f = fdopen(out[0], "r");
+	assert_non_null(f);
+	assert_non_null(fgets(line, sizeof(line), f));
+	fclose(f);
+	assert_int_equal(strncmp(line, "bootstrap=", 10), 0);
+	line[strcspn(line, "\n")] = '\0';
+	snprintf(bootstrap, len, "%s", line + 10);
+	return pid;
+}
+
+static int stop_broker(void **state)
+{
+	int status;
+
+	(void)state;
+	if (own_broker > 0) {
+		kill(own_broker, SIGTERM);
+		waitpid(own_broker, &status, 0);
+	}
+	own_broker = 0;
+	return 0;
+}
+
+static struct kafka_consumer *consumer_new(struct config *cfg,
+					   const char *group, size_t topics,
+					   struct seen *seen)
+{
+	const char *names[] = {
+		config_str(cfg, "DUNNING_TOPIC_INVOICE_EVENTS"),
+		config_str(cfg, "DUNNING_TOPIC_WHATSAPP_EVENTS"),
+		config_str(cfg, "DUNNING_TOPIC_WHATSAPP_SEND"),
+		config_str(cfg, "DUNNING_TOPIC_COLLECTIONS_TASKS"),
+		config_str(cfg, "DUNNING_TOPIC_DEADLETTER"),
+	};
+	struct kafka_rebalance_hooks hooks = { on_assigned, on_revoked, seen };
+	char err[512];
+	struct kafka_consumer *c;
+
+	c = kafka_consumer_new(cfg, group, names, topics, &hooks, NULL, NULL,
+			       err, sizeof(err));
+	if (!c)
+		fail_msg("%s", err);
+	seen->consumer = c;
+	return c;
+}
+
+static void test_assigned_hook_sees_every_partition(void **state)
+{
+	struct config *cfg = testenv_config(NULL);
+	struct seen seen = { 0 };
+	char bootstrap[256], group[64], err[256];
+	struct kafka_consumer *c;
+	int polls;
+
+	(void)state;
+	/* 5 topics of 1024 partitions: more than any fixed cap of 4096. */
+	start_broker("1024", bootstrap, sizeof(bootstrap));
+	assert_int_equal(config_set(cfg, "DUNNING_KAFKA_BROKERS", bootstrap,
+				    err, sizeof(err)),
+			 DN_OK);
+	c = consumer_new(cfg, testenv_unique("all", group, sizeof(group)), 5,
+			 &seen);
+	for (polls = 0; polls < 300 && !seen.assigned; polls++)
+		kafka_message_free(kafka_consumer_poll(c, 100));
+	assert_int_equal(seen.assigned, 5 * 1024);
+	kafka_consumer_free(c);
+	assert_int_equal(seen.revoked, 5 * 1024);
+	config_free(cfg);
+}
+
+static void test_offset_stored_while_revoking_is_committed(void **state)
+{
+	struct config *cfg = testenv_config(NULL);
+	const char *topic = config_str(cfg, "DUNNING_TOPIC_INVOICE_EVENTS");
+	struct seen seen = { 0 };
+	char group[64], err[256], key[32];
+	struct kafka_producer *p;
+	struct kafka_consumer *c;
+	rd_kafka_message_t *m = NULL;
+	int polls, i;
+
+	(void)state;
+	p = kafka_producer_new(cfg, "revoke-test", NULL, err, sizeof(err));
+	assert_non_null(p);
+	for (i = 0; i < 2; i++) {
+		snprintf(key, sizeof(key), "t/c-%d", i);
+		assert_int_equal(kafka_producer_send(p, topic, "t/c", 3, key,
+						     strlen(key), NULL, err,
+						     sizeof(err)),
+				 DN_OK);
+	}
+	assert_int_equal(kafka_producer_flush(p, 10000), DN_OK);
+	kafka_producer_free(p);
+
+	/* Take the first message, and leave with it still in hand. */
+	testenv_unique("revoke", group, sizeof(group));
+	c = consumer_new(cfg, group, 1, &seen);
+	for (polls = 0; polls < 300 && !m; polls++)
+		m = kafka_consumer_poll(c, 100);
+	assert_non_null(m);
+	assert_memory_equal(kafka_message_payload(m, &(size_t){ 0 }), "t/c-0",
+			    5);
+	seen.in_hand = m;
+	kafka_consumer_free(c);
+	assert_null(seen.in_hand);
+
+	/* The group goes on after it. */
+	memset(&seen, 0, sizeof(seen));
+	c = consumer_new(cfg, group, 1, &seen);
+	for (m = NULL, polls = 0; polls < 300 && !m; polls++)
+		m = kafka_consumer_poll(c, 100);
+	assert_non_null(m);
+	assert_memory_equal(kafka_message_payload(m, &(size_t){ 0 }), "t/c-1",
+			    5);
+	kafka_message_free(m);
+	kafka_consumer_free(c);
+	config_free(cfg);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(
+			test_assigned_hook_sees_every_partition, stop_broker),
+		cmocka_unit_test(
+			test_offset_stored_while_revoking_is_committed),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, stop_broker);
+}
