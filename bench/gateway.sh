@@ -104,7 +104,7 @@ run_setup() {
 }
 
 fast_run() {
-	local count=$COUNT_FAST sent=0 first=0 t0=0 t1 deadline
+	local count=$COUNT_FAST sent=0 first=0 t0=0 t1 deadline retries
 	run_setup false 100000 "$count" 80
 	deadline=$(( $(now_ms) + 120000 ))
 	while [ "$(now_ms)" -lt "$deadline" ]; do
@@ -116,12 +116,14 @@ fast_run() {
 		sleep 0.05
 	done
 	t1=$(now_ms)
+	retries=$(metric "$GW_PORT" dunning_gateway_retries_total)
 	cleanup
 	if [ "$sent" -lt "$count" ] || [ "$t1" -le "$t0" ]; then
 		echo "bench: gateway_sends_per_second failed ($sent of $count sent)"
 		return 1
 	fi
 	echo "bench: gateway_sends_per_second $(( (sent - first) * 1000 / (t1 - t0) )) msg/s (target >= 2000)"
+	echo "bench: gateway_unpaced_retries $retries retries (target 0)"
 }
 
 paced_run() {
