@@ -294,6 +294,26 @@ partitions_copy(const rd_kafka_topic_partition_list_t *list, size_t *n)
 	return out;
 }
 
+/* Commits what the revoked hook stored. Lost partitions (session timed
+ * out) may already belong to another member: their commit would be
+ * refused, so it is not tried. */
+static void commit_before_revoke(rd_kafka_t *rk)
+{
+	rd_kafka_resp_err_t rc;
+
+	if (rd_kafka_assignment_lost(rk)) {
+		log_warn("KAFKA", "partitions lost; their next owner repeats "
+				  "work since the last commit");
+		return;
+	}
+	rc = rd_kafka_commit(rk, NULL, 0);
+	if (rc && rc != RD_KAFKA_RESP_ERR__NO_OFFSET)
+		log_warn("KAFKA",
+			 "cannot commit before giving partitions up: %s; "
+			 "their next owner repeats that work",
+			 rd_kafka_err2str(rc));
+}
+
 /* Runs on the thread calling kafka_consumer_poll. */
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			 rd_kafka_topic_partition_list_t *list, void *opaque)
@@ -318,14 +338,15 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		return;
 	}
 
-	/* Revoked or lost: finish the work, commit it, then let go. */
+	/* Revoked or lost: the hook finishes the work and stores its
+	 * offsets, then they are committed before the partitions go. */
 	log_info("KAFKA", "partitions revoked count=%zu", n);
 	if (c->hooks.revoked)
 		c->hooks.revoked(c->hooks.ctx, parts, n);
-	if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
-		rd_kafka_commit(rk, NULL, 0);
-	rd_kafka_assign(rk, NULL);
 	free(parts);
+	if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
+		commit_before_revoke(rk);
+	rd_kafka_assign(rk, NULL);
 }
 
 static void lag_from_partition(struct metrics *m, const char *topic,

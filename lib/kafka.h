@@ -39,9 +39,10 @@ int kafka_key_format(char *buf, size_t len, const char *tenant,
 /* Producer                                                                */
 
 /*
- * Called once per message from kafka_producer_poll/flush (on the caller's
- * thread) with the opaque given to kafka_producer_send and the delivery
- * result: err 0 when acknowledged, else DN_ERR_KAFKA and errstr.
+ * Called once per message from kafka_producer_send, _poll, _flush or
+ * _free (always on the caller's thread) with the opaque given to
+ * kafka_producer_send and the delivery result: err 0 when acknowledged,
+ * else DN_ERR_KAFKA and errstr (borrowed for the call).
  */
 typedef void (*kafka_delivery_fn)(void *ctx, void *opaque, int err,
 				  const char *errstr);
@@ -101,10 +102,15 @@ struct kafka_partition {
 };
 
 /*
- * Rebalance hooks, called on the thread that calls kafka_consumer_poll.
- * revoked runs before the partitions are given up and after stored offsets
- * are committed; the caller must finish all work on them before returning.
- * Either may be NULL.
+ * Rebalance hooks, called on the thread that calls kafka_consumer_poll (or
+ * kafka_consumer_free), with every partition concerned; parts is borrowed
+ * for the call. assigned runs once the partitions are assigned, before any
+ * of their messages is returned. revoked runs while the partitions are
+ * still owned: the caller finishes all work on them and stores the offsets
+ * of what is durable (kafka_consumer_store) before returning; those offsets
+ * are then committed, and only then are the partitions given up. When the
+ * partitions were lost instead (session timeout) nothing is committed, as
+ * another member may own them already. Either hook may be NULL.
  */
 struct kafka_rebalance_hooks {
 	void (*assigned)(void *ctx, const struct kafka_partition *parts,
