@@ -61,11 +61,13 @@ start_redis() {
 			--appendonly no --dir "$DIR" --protected-mode yes \
 			--logfile "$DIR/redis.log" --daemonize no &
 		local pid=$!
+		# Recorded at once, so that a stop from an interrupted start
+		# finds it even before it answers.
+		record redis "$pid"
 		for _ in $(seq 1 50); do
 			# Only our server counts: another one may already
 			# hold the port while ours fails to bind it.
 			if [ "$(redis_pid "$port")" = "$pid" ]; then
-				record redis "$pid"
 				echo "export DUNNING_REDIS_URL=redis://127.0.0.1:$port" >> "$DIR/stack.env"
 				return 0
 			fi

@@ -84,9 +84,37 @@ test_stop_spares_a_process_that_reused_a_pid() {
 	alive "$pid"
 }
 
+test_interrupted_start_leaves_nothing_behind() {
+	local dir="$WORK/interrupted" slow="$WORK/slow-bin" starter pid
+	local pids=""
+	# A broker that never gets ready, so start is still waiting for it
+	# when it is interrupted, as by ^C or a harness timeout.
+	mkdir -p "$slow"
+	printf '#!/bin/sh\nexec sleep 60\n' > "$slow/dunning-broker"
+	chmod +x "$slow/dunning-broker"
+	"$STACK_SH" start "$dir" "$slow" >/dev/null 2>&1 &
+	starter=$!
+	for _ in $(seq 1 100); do
+		[ "$(wc -l < "$dir/pids" 2>/dev/null)" = 2 ] && break
+		sleep 0.1
+	done
+	pids=$(awk '{print $1}' "$dir/pids" 2>/dev/null)
+	[ "$(echo "$pids" | wc -w)" -eq 2 ] || return 1
+	kill -TERM "$starter"
+	wait "$starter" 2>/dev/null
+	sleep 0.5
+	for pid in $pids; do
+		if alive "$pid"; then
+			strays+=("$pid")
+			return 1
+		fi
+	done
+}
+
 for t in test_stop_leaves_nothing_running \
 	test_failed_start_leaves_no_redis_behind \
-	test_stop_spares_a_process_that_reused_a_pid; do
+	test_stop_spares_a_process_that_reused_a_pid \
+	test_interrupted_start_leaves_nothing_behind; do
 	"$t"
 	result $? "$t"
 done
