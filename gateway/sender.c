@@ -52,6 +52,7 @@ struct job {
 	/* The outcome, kept so the event can be produced again. */
 	Dunning__V1__DeliveryStatus status;
 	int error_code;
+	const char *final_state; /* "accepted", "failed" or "dropped" */
 	char reason[REASON_MAX];
 	char message_id[256];
 	char wa_id[64];
@@ -81,6 +82,8 @@ struct sender {
 	char owner[128];
 
 	struct job *waiting_head, *waiting_tail;
+	struct job *unrecorded; /* outcomes Redis did not take yet */
+	int64_t record_retry_at_ms;
 	size_t held; /* jobs in memory */
 	size_t backlog_max;
 	int concurrency;
@@ -218,25 +221,72 @@ static void on_delivery(void *ctx, void *opaque, int err, const char *errstr)
 	job_release(s, job);
 }
 
+/* Writes the job's outcome to Redis; 0 or an error (logged). */
+static int job_record(struct sender *s, struct job *job)
+{
+	const Dunning__V1__SendCommand *cmd = job->cmd;
+	char err[256];
+	int rc;
+
+	if (job->status ==
+	    DUNNING__V1__DELIVERY_STATUS__DELIVERY_STATUS_ACCEPTED)
+		rc = registry_accepted(s->registry, cmd->command_id,
+				       job->message_id, job->sender, job->wa_id,
+				       cmd->phone_e164, cmd->tenant,
+				       cmd->customer_id, err, sizeof(err));
+	else
+		rc = registry_finish(s->registry, cmd->command_id,
+				     job->final_state, job->reason, err,
+				     sizeof(err));
+	if (rc)
+		log_error("REDIS",
+			  "cannot record outcome command=%s: %s; will retry",
+			  cmd->command_id, err);
+	return rc;
+}
+
 /*
- * Ends a job with a failed status: records it, then produces the event.
- * TODO: when Redis refuses the record, the event still goes out but a
- * redelivered command then finds "pending" and is not sent again; the
- * command is lost rather than sent twice.
+ * Records the outcome, then produces its event. The offset moves only
+ * after both, so an outcome Redis refuses is kept and recorded again.
  */
+static void job_conclude(struct sender *s, struct job *job)
+{
+	if (job_record(s, job)) {
+		job->next = s->unrecorded;
+		s->unrecorded = job;
+		s->record_retry_at_ms = real_ms() + 1000;
+		return;
+	}
+	job_emit(s, job);
+}
+
+/* Tries again the outcomes Redis refused, once a second. */
+static void unrecorded_retry(struct sender *s)
+{
+	struct job *job, *next;
+
+	if (!s->unrecorded || real_ms() < s->record_retry_at_ms)
+		return;
+	job = s->unrecorded;
+	s->unrecorded = NULL;
+	for (; job; job = next) {
+		next = job->next;
+		job->next = NULL;
+		job_conclude(s, job);
+	}
+}
+
+/* Ends a job with a failed status: records it, then produces the event. */
 static void job_fail(struct sender *s, struct job *job, const char *state,
 		     int code, const char *reason)
 {
-	char err[256], labels[64];
+	char labels[64];
 
 	snprintf(job->reason, sizeof(job->reason), "%s", reason);
+	job->final_state = state;
 	job->status = DUNNING__V1__DELIVERY_STATUS__DELIVERY_STATUS_FAILED;
 	job->error_code = code;
 	job->occurred_at_ms = clock_now_ms();
-	if (registry_finish(s->registry, job->cmd->command_id, state, reason,
-			    err, sizeof(err)))
-		log_error("REDIS", "cannot record outcome command=%s: %s",
-			  job->cmd->command_id, err);
 	snprintf(labels, sizeof(labels), "code=\"%d\"", code);
 	metrics_inc(s->metrics, "dunning_gateway_failed_total",
 		    "commands that ended failed, by WhatsApp error code "
@@ -246,7 +296,7 @@ static void job_fail(struct sender *s, struct job *job, const char *state,
 		 "command not sent command=%s state=%s code=%d "
 		 "reason=\"%s\"",
 		 job->cmd->command_id, state, code, reason);
-	job_emit(s, job);
+	job_conclude(s, job);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -341,8 +391,8 @@ static int job_claim(struct sender *s, struct job *job)
 	if (registry_claim(s->registry, job->cmd->command_id, s->owner,
 			   job->cmd->tenant, job->cmd->customer_id, &claimed,
 			   state, sizeof(state), err, sizeof(err))) {
-		/* Sending unrecorded could send twice: stop instead. */
-		log_error("REDIS", "cannot record command=%s: %s; stopping",
+		/* Sending unrecorded could send twice: wait for Redis. */
+		log_error("REDIS", "cannot record command=%s: %s; holding it",
 			  job->cmd->command_id, err);
 		return -1;
 	}
@@ -478,24 +528,17 @@ const char *sender_halt_reason(const struct sender *s)
 static void answer_accepted(struct sender *s, struct job *job,
 			    const struct wa_response *resp)
 {
-	char err[256];
-
 	snprintf(job->message_id, sizeof(job->message_id), "%s",
 		 resp->message_id);
 	snprintf(job->wa_id, sizeof(job->wa_id), "%s", resp->wa_id);
+	job->final_state = "accepted";
 	job->status = DUNNING__V1__DELIVERY_STATUS__DELIVERY_STATUS_ACCEPTED;
 	job->reason[0] = '\0';
 	job->error_code = 0;
 	job->occurred_at_ms = clock_now_ms();
-	if (registry_accepted(s->registry, job->cmd->command_id,
-			      job->message_id, job->sender, job->wa_id,
-			      job->cmd->phone_e164, job->cmd->tenant,
-			      job->cmd->customer_id, err, sizeof(err)))
-		log_error("REDIS", "cannot record accepted command=%s: %s",
-			  job->cmd->command_id, err);
 	metric_add(s->m.sent, 1);
 	resume(s);
-	job_emit(s, job);
+	job_conclude(s, job);
 }
 
 static void answer_retry(struct sender *s, struct job *job,
@@ -582,21 +625,30 @@ static void on_answer(void *ctx, void *request, long http_status,
 /* ---------------------------------------------------------------------- */
 /* Dispatch                                                                */
 
-/* Claims and calls; 0 when started, 1 when the job ended, -1 to stop. */
+/*
+ * Claims and calls. Returns 0 when started, 1 when the job ended (seen
+ * before), 2 when Redis or the HTTP client refused: the job waits a
+ * second at the head of the queue and this dispatch pass ends.
+ */
 static int job_start(struct sender *s, struct job *job)
 {
 	int rc;
 
 	waiting_remove(s, job);
-	if (!job->claimed && (rc = job_claim(s, job)))
-		return rc < 0 ? -1 : 1;
+	if (!job->claimed && (rc = job_claim(s, job))) {
+		if (rc > 0)
+			return 1;
+		job->not_before_ms = real_ms() + 1000;
+		waiting_push(s, job, 1);
+		return 2;
+	}
 	rc = wa_client_start(s->client, job->sender, job->body, job);
 	if (rc) {
 		log_error("WA", "cannot start request command=%s: %s",
 			  job->cmd->command_id, dn_strerror(rc));
-		job->not_before_ms = real_ms() + s->retry_base_ms;
+		job->not_before_ms = real_ms() + 1000;
 		waiting_push(s, job, 1);
-		return -1;
+		return 2;
 	}
 	job->stage = JOB_CALLING;
 	return 0;
@@ -694,8 +746,8 @@ static int dispatch(struct sender *s, int64_t *wake_ms)
 		}
 		if (job_paced(s, job, now, blocked, &blocked_count, wake_ms))
 			continue;
-		if (job_start(s, job) < 0)
-			return -1;
+		if (job_start(s, job) == 2)
+			break;
 	}
 	return 0;
 }
@@ -736,6 +788,7 @@ static int sender_turn(struct sender *s)
 	int64_t wake = real_ms() + 50, now;
 	int taken, timeout;
 
+	unrecorded_retry(s);
 	taken = intake_batch(s, idle(s) ? 50 : 0);
 	if (taken < 0 || dispatch(s, &wake) < 0)
 		return -1;
@@ -753,6 +806,16 @@ static int sender_turn(struct sender *s)
 	return 0;
 }
 
+/* Frees a job whose offset must not move (it is redelivered later). */
+static void job_abandon(struct sender *s, struct job *job)
+{
+	if (job->cmd)
+		dunning__v1__send_command__free_unpacked(job->cmd, NULL);
+	free(job->body);
+	free(job);
+	s->held--;
+}
+
 /* On stop: let calls finish, produce their events, release the rest. */
 static void sender_drain(struct sender *s)
 {
@@ -765,7 +828,13 @@ static void sender_drain(struct sender *s)
 		wa_client_run(s->client, 50);
 		kafka_producer_poll(s->producer, 0);
 	}
+	s->record_retry_at_ms = 0;
+	unrecorded_retry(s); /* a last try */
 	kafka_producer_flush(s->producer, 10000);
+	while ((job = s->unrecorded)) {
+		s->unrecorded = job->next;
+		job_abandon(s, job);
+	}
 	while ((job = s->waiting_head)) {
 		waiting_remove(s, job);
 		if (job->claimed &&
@@ -773,12 +842,7 @@ static void sender_drain(struct sender *s)
 				     sizeof(err)))
 			log_error("REDIS", "cannot release command=%s: %s",
 				  job->cmd->command_id, err);
-		if (job->cmd)
-			dunning__v1__send_command__free_unpacked(job->cmd,
-								 NULL);
-		free(job->body);
-		free(job);
-		s->held--;
+		job_abandon(s, job);
 	}
 }
 

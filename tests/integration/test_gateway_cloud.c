@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <hiredis/hiredis.h>
 #include <curl/curl.h>
 #include <jansson.h>
 #include <netinet/in.h>
@@ -33,6 +34,7 @@
 #include "clock.h"
 #include "config.h"
 #include "kafka.h"
+#include "store.h"
 #include "testenv.h"
 
 #include "dunning/v1/deadletter.pb-c.h"
@@ -777,6 +779,41 @@ static void test_undecodable_command_goes_to_dead_letter(void **state)
 	kafka_consumer_free(letters);
 }
 
+static void test_redis_pause_mid_run_loses_and_repeats_nothing(void **state)
+{
+	json_int_t before = sim_stat("messages_accepted");
+	char name[64], phone[32], err[256];
+	struct store *redis;
+	redisReply *reply;
+	int i, missing;
+
+	(void)state;
+	redis = store_new(getenv("DUNNING_REDIS_URL"), 2000, err, sizeof(err));
+	assert_non_null(redis);
+	for (i = 0; i < 200; i++) {
+		snprintf(name, sizeof(name), "rds-%03d", i);
+		snprintf(phone, sizeof(phone), "+3464%07d", i);
+		send_template(name, phone, 0);
+	}
+	kafka_producer_flush(producer, 5000);
+	while (sim_stat("messages_accepted") - before < 40)
+		usleep(20000);
+
+	/* Redis answers nobody for longer than the gateway's timeout. */
+	reply = store_commandf(redis, "CLIENT PAUSE 5000 ALL");
+	assert_non_null(reply);
+	store_reply_free(reply);
+	for (i = 0, missing = 0; i < 200; i++) {
+		snprintf(name, sizeof(name), "rds-%03d", i);
+		if (!wait_event(name, ACCEPTED, i == 0 ? 30000 : 5000))
+			missing++;
+	}
+	assert_int_equal(missing, 0);
+	assert_int_equal(sim_stat("messages_accepted") - before, 200);
+	assert_int_equal(sim_stat("duplicates_received"), 0);
+	store_free(redis);
+}
+
 static void test_restart_mid_run_loses_and_repeats_nothing(void **state)
 {
 	json_int_t before = sim_stat("messages_accepted");
@@ -911,6 +948,8 @@ int main(void)
 		cmocka_unit_test(
 			test_repeated_reply_and_late_status_change_nothing),
 		cmocka_unit_test(test_undecodable_command_goes_to_dead_letter),
+		cmocka_unit_test(
+			test_redis_pause_mid_run_loses_and_repeats_nothing),
 		cmocka_unit_test(
 			test_restart_mid_run_loses_and_repeats_nothing),
 		cmocka_unit_test(
