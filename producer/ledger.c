@@ -232,19 +232,67 @@ static int row_text(struct ledger_row *row, enum ledger_field field, char *dst,
 	return DN_OK;
 }
 
-/* "1.234,50" -> "1234.50": points group thousands, the comma is the
- * decimal separator. Returns buf. */
-static const char *comma_to_point(const char *text, char *buf, size_t len)
+/*
+ * "1.234,50" -> "1234.50" into buf. A point may only group thousands: 1 to
+ * 3 digits, then groups of exactly 3 up to the comma. "12.30" or "1.5" is
+ * a point-decimal amount in a comma-decimal file, and reading it as 1230
+ * or 15 would bill a hundred times the amount: false then. Other bad text
+ * is left for money_parse to refuse.
+ */
+static bool comma_to_point(const char *text, char *buf, size_t len)
 {
-	size_t n = 0;
+	size_t n = 0, run = 0;
+	bool grouped = false;
 
-	for (; *text && n + 1 < len; text++) {
-		if (*text == '.')
+	if (*text == '-' || *text == '+')
+		buf[n++] = *text++;
+	for (; *text && *text != ','; text++) {
+		if (*text != '.') {
+			run++;
+			if (n + 1 < len)
+				buf[n++] = *text;
 			continue;
-		buf[n++] = *text == ',' ? '.' : *text;
+		}
+		if (run == 0 || run > 3 || (grouped && run != 3))
+			return false;
+		grouped = true;
+		run = 0;
 	}
+	if (grouped && run != 3)
+		return false;
+	for (; *text && n + 1 < len; text++)
+		buf[n++] = *text == ',' ? '.' : *text;
 	buf[n] = '\0';
-	return buf;
+	return true;
+}
+
+/* Reads the row's amount, the European way if so configured. */
+static int row_amount(struct ledger_row *row, const char *currency,
+		      int64_t *out)
+{
+	const char *amount = row->values[LEDGER_AMOUNT];
+	char why[200], european[LEDGER_VALUE_MAX], reason[256];
+
+	if (!row->opts->decimal_comma) {
+		if (money_parse(amount, strlen(amount), currency,
+				row->opts->rounding, out, why, sizeof(why)))
+			return row_fail(row, LEDGER_AMOUNT, why);
+		return DN_OK;
+	}
+	if (!comma_to_point(amount, european, sizeof(european))) {
+		snprintf(reason, sizeof(reason),
+			 "'%.40s' is not an amount like 1.234,50 (a point "
+			 "only groups thousands)",
+			 amount);
+		return row_fail(row, LEDGER_AMOUNT, reason);
+	}
+	if (money_parse(european, strlen(european), currency,
+			row->opts->rounding, out, why, sizeof(why))) {
+		snprintf(reason, sizeof(reason), "'%.40s' read as %s", amount,
+			 why);
+		return row_fail(row, LEDGER_AMOUNT, reason);
+	}
+	return DN_OK;
 }
 
 /* Common head of every event of the row: ids, instant, amount. */
@@ -252,8 +300,6 @@ static int row_event(struct ledger_row *row, struct event *ev,
 		     enum event_kind kind, struct civil_date date)
 {
 	const char *currency = row->values[LEDGER_CURRENCY];
-	const char *amount = row->values[LEDGER_AMOUNT];
-	char why[200], european[LEDGER_VALUE_MAX];
 	int rc;
 
 	event_reset(ev, kind);
@@ -275,12 +321,7 @@ static int row_event(struct ledger_row *row, struct event *ev,
 		return row_fail(row, LEDGER_CURRENCY,
 				"not an ISO 4217 currency");
 	memcpy(ev->currency, currency, 4);
-	if (row->opts->decimal_comma)
-		amount = comma_to_point(amount, european, sizeof(european));
-	if (money_parse(amount, strlen(amount), currency, row->opts->rounding,
-			&ev->amount_minor, why, sizeof(why)))
-		return row_fail(row, LEDGER_AMOUNT, why);
-	return DN_OK;
+	return row_amount(row, currency, &ev->amount_minor);
 }
 
 static bool is_yes(const char *text)

@@ -330,6 +330,35 @@ static void test_decimal_comma_amounts_are_read_exactly(void **state)
 	release(&c);
 }
 
+/* With comma decimals a point only groups thousands: "12.30" is a
+ * point-decimal amount in the wrong file, not 1230, and is refused. */
+static void
+test_decimal_comma_refuses_points_not_grouping_thousands(void **state)
+{
+	struct import_options o = defaults();
+	struct capture c;
+
+	(void)state;
+	o.decimal_comma = true;
+	import_text(".csv",
+		    "type;invoice_id;customer_id;date;amount;currency\n"
+		    "invoice;F1;C1;2026-01-10;12.30;EUR\n"
+		    "invoice;F2;C1;2026-01-10;1.5;EUR\n"
+		    "invoice;F3;C1;2026-01-10;1.23,4;EUR\n"
+		    "invoice;F4;C1;2026-01-10;12,345.67;EUR\n"
+		    "invoice;F5;C1;2026-01-10;.5;EUR\n"
+		    "invoice;F6;C1;2026-01-10;1.234.567,89;EUR\n"
+		    "invoice;F7;C1;2026-01-10;-12.345;EUR\n",
+		    &o, &c);
+	assert_int_equal(c.sum.rejected, 5);
+	assert_int_equal(json_array_size(c.events), 2);
+	assert_int_equal(minor(body_of(&c, "invoice_upserted", 0)), 123456789);
+	assert_int_equal(minor(body_of(&c, "invoice_upserted", 1)), -1234500);
+	assert_non_null(strstr(c.rejects, "line 2,amount,\"'12.30' "));
+	assert_non_null(strstr(c.rejects, "line 5,amount,\"'12,345.67' "));
+	release(&c);
+}
+
 static void test_invalid_utf8_row_is_rejected_and_rest_imported(void **state)
 {
 	struct import_options o = defaults();
@@ -872,6 +901,8 @@ int main(void)
 		cmocka_unit_test(
 			test_semicolon_file_with_bom_mapping_and_dotted_dates),
 		cmocka_unit_test(test_decimal_comma_amounts_are_read_exactly),
+		cmocka_unit_test(
+			test_decimal_comma_refuses_points_not_grouping_thousands),
 		cmocka_unit_test(
 			test_invalid_utf8_row_is_rejected_and_rest_imported),
 		cmocka_unit_test(
