@@ -40,7 +40,8 @@ const char *parse_reason(PhoneNumberUtil::ErrorType error)
 {
 	switch (error) {
 	case PhoneNumberUtil::INVALID_COUNTRY_CODE_ERROR:
-		return "no country code and no usable default region";
+		return "unknown country code, or national and no default "
+		       "region";
 	case PhoneNumberUtil::NOT_A_NUMBER:
 		return "not a phone number";
 	case PhoneNumberUtil::TOO_SHORT_AFTER_IDD:
@@ -80,6 +81,24 @@ int copy_out(const std::string &value, char *out, size_t len)
 	return DN_OK;
 }
 
+// Whether input holds an ASCII letter. libphonenumber reads letters as
+// keypad digits (vanity numbers, "ABC" is 222), so a mistyped number would
+// become someone else's; extensions and "tel:" are not phones to message.
+// Text without any digit is left to libphonenumber ("not a number").
+bool has_letters(const char *input)
+{
+	bool letter = false, digit = false;
+
+	for (; *input; input++) {
+		if ((*input >= 'a' && *input <= 'z') ||
+		    (*input >= 'A' && *input <= 'Z'))
+			letter = true;
+		else if (*input >= '0' && *input <= '9')
+			digit = true;
+	}
+	return letter && digit;
+}
+
 } // namespace
 
 extern "C" int phone_normalize(const char *input, const char *default_region,
@@ -95,6 +114,9 @@ extern "C" int phone_normalize(const char *input, const char *default_region,
 	if (std::strlen(input) > kInputMax)
 		return dn_fail(DN_ERR_INVALID, err, errlen,
 			       "phone longer than %zu bytes", kInputMax);
+	if (has_letters(input))
+		return dn_fail(DN_ERR_INVALID, err, errlen,
+			       "phone has letters");
 	if (region.empty())
 		region = "ZZ"; // unknown: only international input parses
 

@@ -7,6 +7,8 @@
  * ("+34600123456") when libphonenumber finds the number valid for its
  * region. A national number needs a default region (ISO 3166-1 alpha-2,
  * "ES"); a number in international form ignores it.
+ * Input with letters is refused: libphonenumber would read them as
+ * keypad digits, and a mistyped number would reach a stranger.
  *
  * Safe to call from any thread: libphonenumber's util is a thread-safe
  * singleton and no state is kept here.

@@ -26,6 +26,25 @@ static void test_national_format_uses_default_region(void **state)
 	assert_string_equal(out, "+5511961234567");
 }
 
+/* libphonenumber reads letters as keypad digits ("612ABC678" is
+ * +34612222678): a typo would send reminders to a stranger. */
+static void test_letters_are_refused_not_read_as_keypad_digits(void **state)
+{
+	char out[PHONE_E164_MAX], reason[128];
+
+	(void)state;
+	assert_int_equal(phone_normalize("612ABC678", "ES", out, sizeof(out),
+					 reason, sizeof(reason)),
+			 DN_ERR_INVALID);
+	assert_string_equal(reason, "phone has letters");
+	assert_int_equal(phone_normalize("+1 800 FLOWERS", "US", out,
+					 sizeof(out), reason, sizeof(reason)),
+			 DN_ERR_INVALID);
+	assert_int_equal(phone_normalize("+34 612 34 56 78", "ES", out,
+					 sizeof(out), reason, sizeof(reason)),
+			 0);
+}
+
 static void test_international_format_ignores_default_region(void **state)
 {
 	char out[PHONE_E164_MAX];
@@ -113,6 +132,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_national_format_uses_default_region),
+		cmocka_unit_test(
+			test_letters_are_refused_not_read_as_keypad_digits),
 		cmocka_unit_test(
 			test_international_format_ignores_default_region),
 		cmocka_unit_test(test_invalid_number_is_rejected_with_reason),
