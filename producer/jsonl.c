@@ -246,18 +246,28 @@ static int take_money(json_t *obj, const struct import_options *opts,
 				       "not an ISO 4217 currency");
 	minor = json_object_get(amount, "minor_units");
 	value = json_object_get(amount, "value");
-	if (json_is_integer(minor)) {
-		ev->amount_minor = json_integer_value(minor);
-		return DN_OK;
-	}
-	if (!json_is_string(value))
+	if (minor && !json_is_integer(minor))
+		return fail_field(pe, "amount.minor_units", DN_ERR_INVALID,
+				  "not an integer");
+	if (value && !json_is_string(value))
+		return fail_field(pe, "amount.value", DN_ERR_INVALID,
+				  "not a decimal string");
+	if (!minor && !value)
 		return fail_field(pe, "amount", DN_ERR_INVALID,
 				  "needs integer minor_units or a decimal "
 				  "value string");
-	if (money_parse(json_string_value(value), json_string_length(value),
+	if (value &&
+	    money_parse(json_string_value(value), json_string_length(value),
 			ev->currency, opts->rounding, &ev->amount_minor, why,
 			sizeof(why)))
 		return fail_field(pe, "amount.value", DN_ERR_INVALID, why);
+
+	/* Both may be given, but they must say the same. */
+	if (minor && value && ev->amount_minor != json_integer_value(minor))
+		return fail_field(pe, "amount", DN_ERR_INVALID,
+				  "minor_units and value disagree");
+	if (minor)
+		ev->amount_minor = json_integer_value(minor);
 	return DN_OK;
 }
 
@@ -269,6 +279,22 @@ static int choose(const char *text, const char *const *names, size_t count)
 		if (strcmp(text, names[i]) == 0)
 			return (int)i;
 	return -1;
+}
+
+/* Credit notes and amounts <= 0 are never dunned, whatever the line says
+ * (the CSV and UBL readers flag them the same way). */
+static void flag_not_dunnable(struct event *ev)
+{
+	const char *why = ev->credit_note
+				  ? "credit note"
+				  : "payable amount is zero or negative";
+
+	if (!ev->credit_note && ev->amount_minor > 0)
+		return;
+	ev->not_dunnable = true;
+	if (!ev->not_dunnable_reason[0])
+		snprintf(ev->not_dunnable_reason,
+			 sizeof(ev->not_dunnable_reason), "%s", why);
 }
 
 static int parse_invoice(json_t *b, const struct import_options *opts,
@@ -318,6 +344,7 @@ static int parse_invoice(json_t *b, const struct import_options *opts,
 	ev->due_source = (enum event_due_source)due;
 	ev->version = json_integer_value(json_object_get(b, "version"));
 	ev->not_dunnable = json_is_true(json_object_get(b, "not_dunnable"));
+	flag_not_dunnable(ev);
 	if (json_is_object(means)) {
 		rc = take_string(means, "iban", ev->iban, sizeof(ev->iban),
 				 false, pe);
@@ -345,7 +372,11 @@ static int parse_payment(json_t *b, const struct import_options *opts,
 	rc = rc ? rc
 		: take_string(b, "payment_id", ev->payment_id,
 			      sizeof(ev->payment_id), true, pe);
-	return rc ? rc : take_money(b, opts, ev, pe);
+	rc = rc ? rc : take_money(b, opts, ev, pe);
+	if (!rc && ev->amount_minor <= 0)
+		return fail_field(pe, "amount", DN_ERR_INVALID,
+				  "payment is not positive");
+	return rc;
 }
 
 static int parse_dispute(json_t *b, struct event *ev, struct parse_error *pe)
@@ -403,11 +434,32 @@ static int parse_customer(json_t *b, const struct import_options *opts,
 	return DN_OK;
 }
 
-/* Reads the one body member of the event object. */
+static int body_count(json_t *o)
+{
+	static const char *const bodies[] = { "invoice_upserted",
+					      "payment_received",
+					      "invoice_disputed",
+					      "customer_upserted" };
+	int i, n = 0;
+
+	for (i = 0; i < 4; i++)
+		if (json_object_get(o, bodies[i]))
+			n++;
+	return n;
+}
+
+/* Reads the one body member of the event object; a line with two would
+ * lose one of them, so it is rejected. */
 static int parse_body(json_t *o, const struct import_options *opts,
 		      struct event *ev, struct parse_error *pe)
 {
 	json_t *b;
+
+	if (body_count(o) > 1)
+		return fail_field(pe, "", DN_ERR_INVALID,
+				  "more than one of invoice_upserted, "
+				  "payment_received, invoice_disputed and "
+				  "customer_upserted");
 
 	if ((b = json_object_get(o, "invoice_upserted")))
 		return json_is_object(b)

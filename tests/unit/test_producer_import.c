@@ -825,6 +825,78 @@ static void test_jsonl_events_are_read_back_as_written(void **state)
 	release(&c);
 }
 
+/* A pushed line with two bodies, a payment that is not positive, or two
+ * disagreeing amounts is rejected; the rest of the file still imports. */
+static void test_jsonl_ambiguous_or_negative_events_are_rejected(void **state)
+{
+	struct import_options o = defaults();
+	struct capture c;
+
+	(void)state;
+	import_text(".jsonl",
+		    "{\"customer_id\":\"C1\",\"occurred_at\":"
+		    "\"2026-01-20T08:00:00Z\",\"invoice_disputed\":{"
+		    "\"invoice_id\":\"F1\"},\"payment_received\":{"
+		    "\"invoice_id\":\"F1\",\"payment_id\":\"P1\","
+		    "\"amount\":{\"minor_units\":500,\"currency\":\"EUR\"}}}\n"
+		    "{\"customer_id\":\"C1\",\"occurred_at\":"
+		    "\"2026-01-20T08:00:00Z\",\"payment_received\":{"
+		    "\"invoice_id\":\"F1\",\"payment_id\":\"P2\","
+		    "\"amount\":{\"minor_units\":-500,\"currency\":\"EUR\"}}}\n"
+		    "{\"customer_id\":\"C1\",\"occurred_at\":"
+		    "\"2026-01-20T08:00:00Z\",\"payment_received\":{"
+		    "\"invoice_id\":\"F1\",\"payment_id\":\"P3\","
+		    "\"amount\":{\"minor_units\":5,\"value\":\"999.00\","
+		    "\"currency\":\"EUR\"}}}\n"
+		    "{\"customer_id\":\"C1\",\"occurred_at\":"
+		    "\"2026-01-20T08:00:00Z\",\"payment_received\":{"
+		    "\"invoice_id\":\"F1\",\"payment_id\":\"P4\","
+		    "\"amount\":{\"value\":\"5.00\",\"currency\":\"EUR\"}}}\n",
+		    &o, &c);
+	assert_int_equal(c.sum.read, 4);
+	assert_int_equal(c.sum.rejected, 3);
+	assert_non_null(strstr(c.rejects, "line 1,,"));
+	assert_non_null(strstr(c.rejects, "line 2,amount,"));
+	assert_non_null(strstr(c.rejects, "line 3,amount,"));
+	assert_int_equal(json_array_size(c.events), 1);
+	assert_string_equal(
+		str(body_of(&c, "payment_received", 0), "payment_id"), "P4");
+	release(&c);
+}
+
+/* A pushed credit note or non-positive invoice is flagged as the CSV and
+ * UBL readers flag it, whatever the line says. */
+static void
+test_jsonl_credit_note_and_negative_invoice_not_dunnable(void **state)
+{
+	struct import_options o = defaults();
+	struct capture c;
+	json_t *inv;
+
+	(void)state;
+	import_text(".jsonl",
+		    "{\"customer_id\":\"C1\",\"occurred_at\":"
+		    "\"2026-01-10T12:00:00Z\",\"invoice_upserted\":{"
+		    "\"invoice_id\":\"CN1\",\"kind\":\"credit_note\","
+		    "\"issue_date\":\"2026-01-10\",\"amount\":{\"value\":"
+		    "\"5.00\",\"currency\":\"EUR\"}}}\n"
+		    "{\"customer_id\":\"C1\",\"occurred_at\":"
+		    "\"2026-01-10T12:00:00Z\",\"invoice_upserted\":{"
+		    "\"invoice_id\":\"N1\",\"issue_date\":\"2026-01-10\","
+		    "\"not_dunnable\":false,\"amount\":{\"value\":\"-5.00\","
+		    "\"currency\":\"EUR\"}}}\n",
+		    &o, &c);
+	assert_int_equal(c.sum.rejected, 0);
+	inv = body_of(&c, "invoice_upserted", 0);
+	assert_true(json_is_true(json_object_get(inv, "not_dunnable")));
+	assert_string_equal(str(inv, "not_dunnable_reason"), "credit note");
+	inv = body_of(&c, "invoice_upserted", 1);
+	assert_true(json_is_true(json_object_get(inv, "not_dunnable")));
+	assert_string_equal(str(inv, "not_dunnable_reason"),
+			    "payable amount is zero or negative");
+	release(&c);
+}
+
 static void test_dry_run_output_reimports_to_the_same_events(void **state)
 {
 	struct import_options o = defaults();
@@ -925,6 +997,10 @@ int main(void)
 			test_ubl_invalid_buyer_phone_rejects_only_the_customer),
 		cmocka_unit_test(test_ubl_external_entities_are_never_read),
 		cmocka_unit_test(test_jsonl_events_are_read_back_as_written),
+		cmocka_unit_test(
+			test_jsonl_ambiguous_or_negative_events_are_rejected),
+		cmocka_unit_test(
+			test_jsonl_credit_note_and_negative_invoice_not_dunnable),
 		cmocka_unit_test(
 			test_dry_run_output_reimports_to_the_same_events),
 	};
