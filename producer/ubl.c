@@ -40,6 +40,7 @@ struct ubl_doc {
 	const char *root; /* "Invoice" or "CreditNote", for locations */
 	char location[160];
 	char why[256];
+	int matches; /* nodes the last xpath_text selected */
 };
 
 /*
@@ -57,8 +58,11 @@ static bool xpath_text(struct ubl_doc *d, const char *expr, char *buf,
 	bool fits = true;
 
 	buf[0] = '\0';
+	d->matches = 0;
 	result = xmlXPathEvalExpression((const xmlChar *)expr, d->xpath);
-	if (result && result->nodesetval && result->nodesetval->nodeNr > 0)
+	if (result && result->nodesetval)
+		d->matches = result->nodesetval->nodeNr;
+	if (d->matches > 0)
 		content = xmlNodeGetContent(result->nodesetval->nodeTab[0]);
 	xmlXPathFreeObject(result);
 	if (!content)
@@ -96,6 +100,19 @@ static int take(struct ubl_doc *d, const char *expr, char *buf, size_t len,
 	return DN_OK;
 }
 
+/* take for an element UBL allows once: a second one makes the document
+ * ambiguous (which amount is owed?), so it is refused, not guessed. */
+static int take_once(struct ubl_doc *d, const char *expr, char *buf, size_t len,
+		     bool required)
+{
+	int rc = take(d, expr, buf, len, required);
+
+	if (!rc && d->matches > 1)
+		return dn_fail(DN_ERR_INVALID, d->why, sizeof(d->why),
+			       "appears %d times", d->matches);
+	return rc;
+}
+
 /* The first of several XPaths that yields text. */
 static int take_first(struct ubl_doc *d, const char *const *exprs, size_t count,
 		      char *buf, size_t len, size_t *which)
@@ -116,10 +133,11 @@ static int take_first(struct ubl_doc *d, const char *const *exprs, size_t count,
 }
 
 static int take_date(struct ubl_doc *d, const char *expr,
-		     struct civil_date *out, bool *present)
+		     struct civil_date *out, bool *present, bool once)
 {
 	char text[32], why[200];
-	int rc = take(d, expr, text, sizeof(text), false);
+	int rc = once ? take_once(d, expr, text, sizeof(text), false)
+		      : take(d, expr, text, sizeof(text), false);
 
 	*present = text[0] != '\0';
 	if (rc || !*present)
@@ -141,13 +159,13 @@ static int read_due_date(struct ubl_doc *d, struct event *ev)
 	size_t i;
 	int rc;
 
-	rc = take_date(d, "cbc:DueDate", &ev->due_date, &present);
+	rc = take_date(d, "cbc:DueDate", &ev->due_date, &present, true);
 	if (rc || present) {
 		ev->due_source = EVENT_DUE_EXPLICIT;
 		return rc;
 	}
 	for (i = 0; i < sizeof(terms) / sizeof(terms[0]); i++) {
-		rc = take_date(d, terms[i], &ev->due_date, &present);
+		rc = take_date(d, terms[i], &ev->due_date, &present, false);
 		if (rc || present) {
 			ev->due_source = EVENT_DUE_PAYMENT_TERMS;
 			return rc;
@@ -175,8 +193,8 @@ static int read_amount(struct ubl_doc *d, struct event *ev)
 		return dn_fail(DN_ERR_INVALID, d->why, sizeof(d->why),
 			       "'%s' is not an ISO 4217 currency",
 			       ev->currency);
-	rc = take(d, "cac:LegalMonetaryTotal/cbc:PayableAmount", text,
-		  sizeof(text), true);
+	rc = take_once(d, "cac:LegalMonetaryTotal/cbc:PayableAmount", text,
+		       sizeof(text), true);
 	if (rc)
 		return rc;
 	if (money_parse(text, strlen(text), ev->currency, d->opts->rounding,
@@ -229,8 +247,11 @@ static int read_invoice(struct ubl_doc *d, struct event *ev)
 	snprintf(ev->tenant, sizeof(ev->tenant), "%s", d->opts->tenant);
 	snprintf(ev->origin, sizeof(ev->origin), "%s", d->path);
 	ev->credit_note = strcmp(d->root, "CreditNote") == 0;
-	rc = take(d, "cbc:ID", ev->invoice_id, sizeof(ev->invoice_id), true);
-	rc = rc ? rc : take_date(d, "cbc:IssueDate", &ev->issue_date, &present);
+	rc = take_once(d, "cbc:ID", ev->invoice_id, sizeof(ev->invoice_id),
+		       true);
+	rc = rc ? rc
+		: take_date(d, "cbc:IssueDate", &ev->issue_date, &present,
+			    true);
 	if (!rc && !present)
 		rc = dn_fail(DN_ERR_INVALID, d->why, sizeof(d->why), "missing");
 	rc = rc ? rc : read_due_date(d, ev);

@@ -738,6 +738,46 @@ static void test_ubl_missing_or_bad_parts_are_rejected_with_path(void **state)
 	release(&c);
 }
 
+/* UBL allows one payable amount, id, issue and due date; a document with
+ * two is ambiguous and rejected rather than read by its first. */
+static void test_ubl_repeated_single_elements_are_rejected(void **state)
+{
+	struct import_options o = defaults();
+	struct capture c;
+
+	(void)state;
+	import_text(
+		".xml",
+		UBL_HEAD("Invoice") "<cbc:ID>T-1</cbc:ID><cbc:IssueDate>"
+				    "2026-02-03</cbc:IssueDate>\n" UBL_BUYER(
+					    "") "<cac:LegalMonetaryTotal>"
+						"<cbc:PayableAmount currencyID="
+						"\"EUR\">100.00</"
+						"cbc:PayableAmount>"
+						"<cbc:PayableAmount currencyID="
+						"\"EUR\">1.00</"
+						"cbc:PayableAmount>"
+						"</cac:LegalMonetaryTotal>"
+						"</Invoice>\n",
+		&o, &c);
+	assert_int_equal(c.sum.rejected, 1);
+	assert_null(body_of(&c, "invoice_upserted", 0));
+	assert_non_null(strstr(c.rejects, "cbc:PayableAmount,appears 2 times"));
+	release(&c);
+
+	import_text(".xml",
+		    UBL_HEAD("Invoice") "<cbc:ID>T-2</cbc:ID><cbc:IssueDate>"
+					"2026-02-03</cbc:IssueDate>"
+					"<cbc:DueDate>2026-03-03</cbc:DueDate>"
+					"<cbc:DueDate>2026-04-03</cbc:DueDate>"
+					"\n" UBL_BUYER("")
+						UBL_TOTAL("10") "</Invoice>\n",
+		    &o, &c);
+	assert_int_equal(c.sum.rejected, 1);
+	assert_non_null(strstr(c.rejects, "/Invoice/cbc:DueDate,cbc:DueDate,"));
+	release(&c);
+}
+
 static void test_ubl_invalid_buyer_phone_rejects_only_the_customer(void **state)
 {
 	struct import_options o = defaults();
@@ -995,6 +1035,8 @@ int main(void)
 			test_ubl_missing_or_bad_parts_are_rejected_with_path),
 		cmocka_unit_test(
 			test_ubl_invalid_buyer_phone_rejects_only_the_customer),
+		cmocka_unit_test(
+			test_ubl_repeated_single_elements_are_rejected),
 		cmocka_unit_test(test_ubl_external_entities_are_never_read),
 		cmocka_unit_test(test_jsonl_events_are_read_back_as_written),
 		cmocka_unit_test(
