@@ -16,6 +16,7 @@
 #include "dunning/v1/ledger.pb-c.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -560,25 +561,53 @@ static bool is_blank(const char *line, size_t len)
 	return true;
 }
 
+/*
+ * Reads one line into buf (size JSONL_LINE_MAX + 1) without its newline,
+ * keeping at most JSONL_LINE_MAX bytes: the rest of a longer line is read
+ * and dropped, never held. *len is the line's full length. Returns false
+ * at the end of input.
+ */
+static bool read_line(FILE *in, char *buf, size_t *len)
+{
+	size_t n = 0;
+	bool any = false;
+	int c;
+
+	while ((c = getc_unlocked(in)) != EOF) {
+		any = true;
+		if (c == '\n')
+			break;
+		if (n < JSONL_LINE_MAX)
+			buf[n] = (char)c;
+		n++;
+	}
+	buf[n < JSONL_LINE_MAX ? n : JSONL_LINE_MAX] = '\0';
+	*len = n;
+	return any;
+}
+
 int jsonl_import_file(const char *path, const struct import_options *opts,
 		      struct sink *sink, char *err, size_t errlen)
 {
 	FILE *in = fopen(path, "rb");
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t len;
+	char *line = malloc(JSONL_LINE_MAX + 1);
+	size_t len;
 	long line_no = 0;
 	struct stat st;
 
-	if (!in)
-		return dn_fail(DN_ERR_IO, err, errlen, "cannot open %s", path);
+	if (!in || !line) {
+		if (in)
+			fclose(in);
+		free(line);
+		return dn_fail(in ? DN_ERR_NOMEM : DN_ERR_IO, err, errlen,
+			       "cannot open %s", path);
+	}
 	if (fstat(fileno(in), &st))
 		st.st_size = 0;
-	while (!shutdown_requested() && (len = getline(&line, &cap, in)) >= 0) {
+	while (!shutdown_requested() && read_line(in, line, &len)) {
 		line_no++;
-		if (!is_blank(line, (size_t)len))
-			import_line(path, line_no, line, (size_t)len, opts,
-				    sink);
+		if (len > JSONL_LINE_MAX || !is_blank(line, len))
+			import_line(path, line_no, line, len, opts, sink);
 		sink_progress(sink, ftell(in), st.st_size);
 	}
 	free(line);

@@ -61,25 +61,17 @@ static void read_events(FILE *out, struct capture *c)
 	}
 }
 
-/* Imports text written to a file named with extension ext. */
-static void import_text(const char *ext, const char *text,
-			const struct import_options *o, struct capture *c)
+/* Imports the file at path (and removes it). */
+static void import_path(const char *path, const struct import_options *o,
+			struct capture *c)
 {
-	char path[256], rejects[256], err[512];
+	char rejects[256], err[512];
 	struct sink_options so;
 	struct sink *sink;
-	FILE *f;
 	char *saved;
 
-	snprintf(path, sizeof(path), "/tmp/dn-producer-test-%ld%s",
-		 (long)getpid(), ext);
 	snprintf(rejects, sizeof(rejects), "/tmp/dn-producer-test-%ld.rej",
 		 (long)getpid());
-	f = fopen(path, "wb");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-
 	memset(&so, 0, sizeof(so));
 	so.dry_run = true;
 	so.out = tmpfile();
@@ -99,6 +91,22 @@ static void import_text(const char *ext, const char *text,
 	free(saved);
 	unlink(rejects);
 	unlink(path);
+}
+
+/* Imports text written to a file named with extension ext. */
+static void import_text(const char *ext, const char *text,
+			const struct import_options *o, struct capture *c)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/tmp/dn-producer-test-%ld%s",
+		 (long)getpid(), ext);
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	import_path(path, o, c);
 }
 
 static void release(struct capture *c)
@@ -937,6 +945,60 @@ test_jsonl_credit_note_and_negative_invoice_not_dunnable(void **state)
 	release(&c);
 }
 
+/* Peak resident memory of this process in KiB, from /proc. */
+static long peak_rss_kib(void)
+{
+	char line[256];
+	long kib = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "VmHWM:", 6) == 0)
+			kib = strtol(line + 6, NULL, 10);
+	fclose(f);
+	return kib;
+}
+
+/* A 64 MiB line (a binary file, a runaway export) is rejected without
+ * being held in memory, and the lines after it still import. */
+static void
+test_jsonl_huge_line_is_rejected_without_reading_it_whole(void **state)
+{
+	static const char good[] =
+		"{\"customer_id\":\"C1\",\"occurred_at\":"
+		"\"2026-01-20T08:00:00Z\",\"invoice_disputed\":{"
+		"\"invoice_id\":\"F1\"}}\n";
+	struct import_options o = defaults();
+	struct capture c;
+	char path[256], chunk[65536];
+	long before;
+	FILE *f;
+	int i;
+
+	(void)state;
+	snprintf(path, sizeof(path), "/tmp/dn-producer-test-%ld.jsonl",
+		 (long)getpid());
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	memset(chunk, 'x', sizeof(chunk));
+	fputs(good, f);
+	for (i = 0; i < 1024; i++)
+		fwrite(chunk, 1, sizeof(chunk), f);
+	fputc('\n', f);
+	fputs(good, f);
+	fclose(f);
+
+	before = peak_rss_kib();
+	import_path(path, &o, &c);
+	assert_true(peak_rss_kib() - before < 16 * 1024);
+	assert_int_equal(c.sum.read, 3);
+	assert_int_equal(c.sum.rejected, 1);
+	assert_non_null(strstr(c.rejects, "line 2,,line longer than 64 KiB"));
+	assert_int_equal(json_array_size(c.events), 2);
+	release(&c);
+}
+
 static void test_dry_run_output_reimports_to_the_same_events(void **state)
 {
 	struct import_options o = defaults();
@@ -1039,6 +1101,8 @@ int main(void)
 			test_ubl_repeated_single_elements_are_rejected),
 		cmocka_unit_test(test_ubl_external_entities_are_never_read),
 		cmocka_unit_test(test_jsonl_events_are_read_back_as_written),
+		cmocka_unit_test(
+			test_jsonl_huge_line_is_rejected_without_reading_it_whole),
 		cmocka_unit_test(
 			test_jsonl_ambiguous_or_negative_events_are_rejected),
 		cmocka_unit_test(
