@@ -12,11 +12,15 @@
 #
 # Test programs speak TAP (cmocka with CMOCKA_MESSAGE_OUTPUT=TAP; the e2e
 # scripts print the same "ok N - name" / "not ok N - name" lines). A
-# program that exits non-zero without reporting a failure counts as one.
+# program that exits non-zero without reporting a failure counts as one,
+# and so does one still running after DUNNING_TEST_TIMEOUT seconds (900
+# by default): it is stopped, so that its stack is stopped too and the
+# run goes on.
 set -uo pipefail
 
 BUILD=${1:?usage: run-tests.sh BUILD_DIR [PATTERN]}
 PATTERN=${2:-}
+TIMEOUT=${DUNNING_TEST_TIMEOUT:-900}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$(cd "$BUILD" && pwd)
 export DUNNING_BIN="$BUILD/bin"
@@ -31,8 +35,14 @@ failed=0
 failures=()
 WORK=$(mktemp -d /tmp/dunning-tests.XXXXXX)
 STACK=""
+TEST_PID=""
 
 cleanup() {
+	# timeout passes the signal on to the test it runs.
+	if [ -n "$TEST_PID" ]; then
+		kill -TERM "$TEST_PID" 2>/dev/null
+		wait "$TEST_PID" 2>/dev/null
+	fi
 	[ -n "$STACK" ] && "$ROOT/scripts/stack.sh" stop "$STACK"
 	rm -rf "$WORK"
 }
@@ -42,19 +52,28 @@ trap 'exit 130' INT TERM
 # Runs one test program, counting its TAP lines.
 run_one() {
 	local name=$1; shift
-	local log="$WORK/$name.log" rc ok notok
-	"$@" > "$log" 2>&1
+	local log="$WORK/$name.log" rc ok notok why
+	# In the background, so that ^C is served at once: timeout puts
+	# the test in a process group of its own, out of the terminal's.
+	timeout --kill-after=10 "$TIMEOUT" "$@" > "$log" 2>&1 &
+	TEST_PID=$!
+	wait "$TEST_PID"
 	rc=$?
+	TEST_PID=""
 	ok=$(grep -cE '^ok [0-9]+' "$log")
 	notok=$(grep -cE '^not ok [0-9]+' "$log")
 	if [ "$rc" -ne 0 ] && [ "$notok" -eq 0 ]; then
 		notok=1
 	fi
+	why="exit $rc"
+	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+		why="timed out after $TIMEOUT s"
+	fi
 	passed=$((passed + ok))
 	failed=$((failed + notok))
 	if [ "$notok" -gt 0 ]; then
 		failures+=("$name")
-		echo "FAIL $name ($ok passed, $notok failed, exit $rc)"
+		echo "FAIL $name ($ok passed, $notok failed, $why)"
 		sed 's/^/    /' "$log" | tail -40
 	else
 		echo "ok   $name ($ok passed)"
