@@ -54,6 +54,17 @@ static const char *level_name(enum log_level level)
 	return "info";
 }
 
+/* Messages carry text from outside (replies, error strings): a line
+ * break or terminal escape in it must not forge or hide a line. */
+static void blank_controls(char *text, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if ((unsigned char)text[i] < 0x20 || text[i] == 0x7f)
+			text[i] = ' ';
+}
+
 void logger_write(enum log_level level, const char *facility, const char *fmt,
 		  ...)
 {
@@ -82,10 +93,14 @@ void logger_write(enum log_level level, const char *facility, const char *fmt,
 	va_start(ap, fmt);
 	n = vsnprintf(line + used, sizeof(line) - used, fmt, ap);
 	va_end(ap);
-	if (n > 0)
+	if (n > 0) {
+		size_t start = used;
+
 		used += (size_t)n < sizeof(line) - used
 				? (size_t)n
 				: sizeof(line) - used - 1;
+		blank_controls(line + start, used - start);
+	}
 
 	/* One write per line keeps lines whole across threads. */
 	if (used >= sizeof(line) - 1)

@@ -7,7 +7,10 @@
  *
  * (real UTC time, level, program, facility, message in lower case, then
  * key=value fields). Safe to call from any thread: a line is written with a
- * single write so lines never interleave. Phone numbers and names must be
+ * single write so lines never interleave. Control characters in the
+ * message (line breaks, terminal escapes, which text from outside may
+ * carry) are written as spaces, so one line is always one event; a line
+ * longer than 2 KB is cut. Phone numbers and names must be
  * passed through the mask helpers below; secrets and payloads are never
  * logged at info level or above.
  */
