@@ -407,6 +407,21 @@ static int payment_row(struct ledger_row *row, struct sink *sink)
 	return rc;
 }
 
+/* Copies text into dst (size cap), shortened if need be on a UTF-8
+ * character boundary so that the event stays valid UTF-8. */
+static void copy_whole_characters(char *dst, size_t cap, const char *text)
+{
+	size_t n = strlen(text);
+
+	if (n >= cap) {
+		n = cap - 1;
+		while (n && ((unsigned char)text[n] & 0xC0) == 0x80)
+			n--;
+	}
+	memcpy(dst, text, n);
+	dst[n] = '\0';
+}
+
 static int dispute_row(struct ledger_row *row, struct sink *sink)
 {
 	struct civil_date since;
@@ -417,10 +432,47 @@ static int dispute_row(struct ledger_row *row, struct sink *sink)
 	rc = rc ? rc : row_event(row, &ev, EVENT_DISPUTE, since);
 	if (rc)
 		return rc;
-	snprintf(ev.reason, sizeof(ev.reason), "%.255s",
-		 row->values[LEDGER_REASON][0] ? row->values[LEDGER_REASON]
-					       : "disputed");
+	copy_whole_characters(ev.reason, sizeof(ev.reason),
+			      row->values[LEDGER_REASON][0]
+				      ? row->values[LEDGER_REASON]
+				      : "disputed");
 	sink_event(sink, &ev);
+	return DN_OK;
+}
+
+/* Length of text without surrounding spaces. */
+static size_t trimmed_length(const char *text)
+{
+	size_t n;
+
+	while (*text == ' ' || *text == '\t')
+		text++;
+	n = strlen(text);
+	while (n && (text[n - 1] == ' ' || text[n - 1] == '\t'))
+		n--;
+	return n;
+}
+
+/* Copies the row's values; one that does not fit is refused, not cut (a
+ * cut "1.00…01" would read as 1.00). Only the free-text reason may be
+ * shortened: a dispute must not be lost for a long explanation. */
+static int row_values(struct ledger_row *row, const struct csv_record *rec)
+{
+	int f, column;
+	char why[64];
+
+	for (f = 0; f < LEDGER_FIELD_COUNT; f++) {
+		column = row->layout->columns[f];
+		if (f != LEDGER_REASON && column >= 0 &&
+		    (size_t)column < rec->count &&
+		    trimmed_length(rec->fields[column]) >= LEDGER_VALUE_MAX) {
+			snprintf(why, sizeof(why), "longer than %d bytes",
+				 LEDGER_VALUE_MAX - 1);
+			return row_fail(row, (enum ledger_field)f, why);
+		}
+		ledger_value(row->layout, rec, (enum ledger_field)f,
+			     row->values[f], LEDGER_VALUE_MAX);
+	}
 	return DN_OK;
 }
 
@@ -429,11 +481,9 @@ static int import_row(struct ledger_row *row, const struct csv_record *rec,
 		      struct sink *sink)
 {
 	const char *type;
-	int f;
 
-	for (f = 0; f < LEDGER_FIELD_COUNT; f++)
-		ledger_value(row->layout, rec, (enum ledger_field)f,
-			     row->values[f], LEDGER_VALUE_MAX);
+	if (row_values(row, rec))
+		return DN_ERR_INVALID;
 	type = row->values[LEDGER_RECORD_TYPE];
 	if (!*type || strcmp(type, "invoice") == 0)
 		return invoice_row(row, sink, false);

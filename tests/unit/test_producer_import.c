@@ -416,6 +416,42 @@ test_credit_note_and_non_positive_amounts_are_not_dunnable(void **state)
 	release(&c);
 }
 
+/* A value too long for the row buffer is rejected, never cut: cut, an
+ * amount with a stray last decimal would pass as a round one. A long
+ * dispute reason is shortened on a character boundary. */
+static void
+test_overlong_values_are_rejected_and_reasons_cut_whole(void **state)
+{
+	struct import_options o = defaults();
+	struct capture c;
+	char text[4096], amount[700], reason[700];
+	const char *kept;
+	size_t i;
+
+	(void)state;
+	memset(amount, '0', sizeof(amount));
+	memcpy(amount, "1.", 2);
+	amount[sizeof(amount) - 2] = '1';
+	amount[sizeof(amount) - 1] = '\0';
+	for (i = 0; i + 2 < sizeof(reason); i += 2)
+		memcpy(reason + i, "\xC3\xA9", 2); /* e acute */
+	reason[i] = '\0';
+	snprintf(text, sizeof(text),
+		 "type,invoice_id,customer_id,date,amount,currency,reason\n"
+		 "invoice,F1,C1,2026-01-10,%s,EUR,\n"
+		 "dispute,F2,C1,2026-01-10,1.00,EUR,x%s\n",
+		 amount, reason);
+	import_text(".csv", text, &o, &c);
+	assert_int_equal(c.sum.rejected, 1);
+	assert_non_null(strstr(c.rejects, "line 2,amount,longer than"));
+	assert_null(body_of(&c, "invoice_upserted", 0));
+	kept = str(body_of(&c, "invoice_disputed", 0), "reason");
+	assert_true(strlen(kept) > 200);
+	assert_int_equal(kept[0], 'x');
+	assert_int_equal(strlen(kept) % 2, 1); /* "x" and whole characters */
+	release(&c);
+}
+
 static void test_ledger_payment_and_dispute_rows(void **state)
 {
 	struct import_options o = defaults();
@@ -1081,6 +1117,8 @@ int main(void)
 			test_invalid_utf8_row_is_rejected_and_rest_imported),
 		cmocka_unit_test(
 			test_credit_note_and_non_positive_amounts_are_not_dunnable),
+		cmocka_unit_test(
+			test_overlong_values_are_rejected_and_reasons_cut_whole),
 		cmocka_unit_test(test_ledger_payment_and_dispute_rows),
 		cmocka_unit_test(test_same_file_twice_gives_same_event_ids),
 		cmocka_unit_test(test_missing_mapped_column_fails_the_file),
