@@ -2,6 +2,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "sink.h"
 
+#include "csv.h"
 #include "event.h"
 #include "jsonl.h"
 #include "progress.h"
@@ -232,12 +233,26 @@ static int keep(struct sink *s, const char *key, struct event *ev)
 	return DN_OK;
 }
 
+/* Replaces the bytes of text that are not UTF-8 with '?'. */
+static void make_utf8(char *text)
+{
+	size_t len = strlen(text), pos = 0;
+
+	while (pos < len) {
+		pos += csv_utf8_check(text + pos, len - pos);
+		if (pos < len)
+			text[pos++] = '?';
+	}
+}
+
 int sink_event(struct sink *s, struct event *ev)
 {
 	uint8_t wire[EVENT_WIRE_MAX];
 	char key[200];
 	size_t len;
 	int rc;
+
+	make_utf8(ev->origin);
 
 	if (!ev->event_id[0])
 		event_assign_id(ev);

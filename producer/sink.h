@@ -56,7 +56,8 @@ void sink_free(struct sink *s);
 
 /*
  * Takes one event: assigns its id if it has none, then publishes, prints
- * or keeps it for the replay. ev is copied as needed; the caller keeps it.
+ * or keeps it for the replay. Bytes of ev->origin that are not UTF-8 (a
+ * Latin-1 file name) become '?', as every string on the wire must be UTF-8. ev is copied as needed; the caller keeps it.
  * Returns 0, or an error (Kafka refused the message, out of memory) after
  * counting it as rejected.
  */

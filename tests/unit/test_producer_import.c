@@ -452,6 +452,35 @@ test_overlong_values_are_rejected_and_reasons_cut_whole(void **state)
 	release(&c);
 }
 
+/* A file name that is not UTF-8 (a Latin-1 "caf\xE9.csv") must not make
+ * the events' origin invalid UTF-8: every good row is still an event. */
+static void test_file_name_not_utf8_still_yields_valid_events(void **state)
+{
+	struct import_options o = defaults();
+	struct capture c;
+	char path[256];
+	const char *origin;
+	FILE *f;
+
+	(void)state;
+	snprintf(path, sizeof(path), "/tmp/dn-producer-test-%ld-caf\xE9.csv",
+		 (long)getpid());
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	fputs("type,invoice_id,customer_id,date,amount,currency\n"
+	      "invoice,F1,C1,2026-01-10,1.00,EUR\n",
+	      f);
+	fclose(f);
+	import_path(path, &o, &c);
+	assert_int_equal(c.sum.rejected, 0);
+	assert_int_equal(json_array_size(c.events), 1);
+	origin = str(
+		json_object_get(event_of(&c, "invoice_upserted", 0), "source"),
+		"origin");
+	assert_non_null(strstr(origin, "caf?.csv:2"));
+	release(&c);
+}
+
 static void test_ledger_payment_and_dispute_rows(void **state)
 {
 	struct import_options o = defaults();
@@ -1119,6 +1148,8 @@ int main(void)
 			test_credit_note_and_non_positive_amounts_are_not_dunnable),
 		cmocka_unit_test(
 			test_overlong_values_are_rejected_and_reasons_cut_whole),
+		cmocka_unit_test(
+			test_file_name_not_utf8_still_yields_valid_events),
 		cmocka_unit_test(test_ledger_payment_and_dispute_rows),
 		cmocka_unit_test(test_same_file_twice_gives_same_event_ids),
 		cmocka_unit_test(test_missing_mapped_column_fails_the_file),
