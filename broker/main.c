@@ -53,6 +53,20 @@ static int create_topics(rd_kafka_mock_cluster_t *cluster,
 	return 0;
 }
 
+/* The mock cluster's client logs, on librdkafka's threads, through ours. */
+static void on_log(const rd_kafka_t *rk, int level, const char *fac,
+		   const char *buf)
+{
+	(void)rk;
+	if (level < LOG_LEVEL_ERROR)
+		level = LOG_LEVEL_ERROR;
+	if (level > LOG_LEVEL_DEBUG)
+		level = LOG_LEVEL_DEBUG;
+	if (logger_enabled((enum log_level)level))
+		logger_write((enum log_level)level, "KAFKA",
+			     "librdkafka %s: %s", fac, buf);
+}
+
 int main(void)
 {
 	const struct config_key *const tables[] = { config_common_keys,
@@ -72,17 +86,25 @@ int main(void)
 		rd_kafka_conf_destroy(conf);
 		return 2;
 	}
+	logger_init("broker", (enum log_level)logger_level_parse(
+				      config_str(cfg, "DUNNING_LOG_LEVEL")));
 	shutdown_install();
 
 	/* The mock cluster lives inside a client handle it is attached to. */
+	rd_kafka_conf_set_log_cb(conf, on_log);
 	rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
 	if (!rk) {
 		log_error("KAFKA", "cannot create client: %s", err);
+		rd_kafka_conf_destroy(conf);
 		goto out;
 	}
 	cluster = rd_kafka_mock_cluster_new(
 		rk, (int)config_int(cfg, "DUNNING_BROKER_COUNT"));
-	if (!cluster || create_topics(cluster, cfg))
+	if (!cluster) {
+		log_error("KAFKA", "cannot start the mock cluster");
+		goto out;
+	}
+	if (create_topics(cluster, cfg))
 		goto out;
 
 	printf("bootstrap=%s\n", rd_kafka_mock_cluster_bootstraps(cluster));

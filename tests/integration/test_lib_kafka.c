@@ -58,7 +58,8 @@ static pid_t own_broker;
 
 /* A broker of its own with many partitions; returns its pid and writes
  * its bootstrap servers into bootstrap. */
-static pid_t start_broker(const char *partitions, char *bootstrap, size_t len)
+static pid_t start_broker(const char *partitions, char *bootstrap, size_t len,
+			  const char *log_path)
 {
 	int out[2];
 	pid_t pid;
@@ -74,6 +75,8 @@ static pid_t start_broker(const char *partitions, char *bootstrap, size_t len)
 		close(out[1]);
 		setenv("DUNNING_KAFKA_PARTITIONS", partitions, 1);
 		setenv("DUNNING_LOG_LEVEL", "warn", 1);
+		if (log_path && !freopen(log_path, "w", stderr))
+			_exit(126);
 		execl(testenv_bin("dunning-broker"), "dunning-broker",
 		      (char *)NULL);
 		_exit(127);
@@ -136,7 +139,7 @@ static void test_assigned_hook_sees_every_partition(void **state)
 
 	(void)state;
 	/* 5 topics of 1024 partitions: more than any fixed cap of 4096. */
-	start_broker("1024", bootstrap, sizeof(bootstrap));
+	start_broker("1024", bootstrap, sizeof(bootstrap), NULL);
 	assert_int_equal(config_set(cfg, "DUNNING_KAFKA_BROKERS", bootstrap,
 				    err, sizeof(err)),
 			 DN_OK);
@@ -199,6 +202,27 @@ static void test_offset_stored_while_revoking_is_committed(void **state)
 	config_free(cfg);
 }
 
+static void test_broker_logs_only_our_lines_at_its_level(void **state)
+{
+	char bootstrap[256], path[] = "/tmp/dunning-broker-log-XXXXXX";
+	char *text;
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	start_broker("2", bootstrap, sizeof(bootstrap), path);
+	stop_broker(NULL);
+	text = testenv_read_file(path, NULL);
+	unlink(path);
+	assert_non_null(text);
+	/* Asked for warnings only: no info line, and librdkafka's own
+	 * lines come through our logger, not in its "%5|..." format. */
+	assert_null(strstr(text, " info broker "));
+	assert_null(strstr(text, "%5|"));
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -206,6 +230,9 @@ int main(void)
 			test_assigned_hook_sees_every_partition, stop_broker),
 		cmocka_unit_test(
 			test_offset_stored_while_revoking_is_committed),
+		cmocka_unit_test_teardown(
+			test_broker_logs_only_our_lines_at_its_level,
+			stop_broker),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, stop_broker);
