@@ -2,13 +2,22 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A blocking hiredis connection that reconnects by itself: a command that
- * fails on a broken connection is retried on a new one, with a bounded
- * back-off, until DUNNING_REDIS_TIMEOUT_MS has passed. Lua scripts are
- * registered once by name and run with EVALSHA; a server that lost them
- * (restart, SCRIPT FLUSH) gets them loaded again transparently.
+ * fails on a broken connection is retried once on a new one, reconnecting
+ * with a bounded back-off until DUNNING_REDIS_TIMEOUT_MS has passed. A
+ * command that timed out may have run on the server all the same, so a
+ * retried command can run twice: every command and script given here must
+ * be idempotent (the product's are: applying an event twice changes
+ * nothing). Lua scripts are registered once by name and run with EVALSHA;
+ * a server that lost them (restart, SCRIPT FLUSH) gets them loaded again
+ * transparently. A connection is only ever used on the database its URL
+ * names.
  *
  * One struct store belongs to one thread. Replies are hiredis redisReply
  * objects the caller frees with store_reply_free.
+ *
+ * TODO: replies have no size limit (hiredis 0.14 has no reader maximum),
+ * so a huge value or a runaway range read is held whole in memory; callers
+ * bound what they read with COUNT, LIMIT or ranges.
  */
 #ifndef DUNNING_STORE_H
 #define DUNNING_STORE_H
