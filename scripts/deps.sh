@@ -10,7 +10,7 @@ PACKAGES="build-essential pkg-config git ca-certificates
 librdkafka-dev libhiredis-dev libprotobuf-c-dev protobuf-c-compiler
 libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev libssl-dev
 libicu-dev libyaml-dev libxml2-dev libphonenumber-dev libcmocka-dev
-redis-server redis-tools curl jq"
+redis-server redis-tools curl jq clang-format"
 
 missing=""
 for p in $PACKAGES; do
