@@ -47,6 +47,7 @@ struct job {
 	enum job_stage stage;
 	int attempts;
 	int claimed;	       /* recorded in Redis as ours */
+	char claim_token[160]; /* this process and this job */
 	int waited;	       /* paced at least once */
 	int64_t not_before_ms; /* real ms */
 	/* The outcome, kept so the event can be produced again. */
@@ -80,6 +81,7 @@ struct sender {
 	struct progress *progress;
 	const char *events_topic;
 	char owner[128];
+	uint64_t job_serial;
 
 	struct job *waiting_head, *waiting_tail;
 	struct job *unrecorded; /* outcomes Redis did not take yet */
@@ -388,7 +390,7 @@ static int job_claim(struct sender *s, struct job *job)
 	char state[64], err[256];
 	int claimed = 0;
 
-	if (registry_claim(s->registry, job->cmd->command_id, s->owner,
+	if (registry_claim(s->registry, job->cmd->command_id, job->claim_token,
 			   job->cmd->tenant, job->cmd->customer_id, &claimed,
 			   state, sizeof(state), err, sizeof(err))) {
 		/* Sending unrecorded could send twice: wait for Redis. */
@@ -423,6 +425,8 @@ static int intake(struct sender *s, rd_kafka_message_t *msg)
 		return -1;
 	}
 	s->held++;
+	snprintf(job->claim_token, sizeof(job->claim_token), "%s#%llu",
+		 s->owner, (unsigned long long)++s->job_serial);
 	payload = kafka_message_payload(msg, &len);
 	if (len > COMMAND_MAX_BYTES) {
 		dead_letter(s, job, "send command larger than 256 KiB");
