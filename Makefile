@@ -62,7 +62,7 @@ component_lua = $(patsubst %.lua,$(GEN)/%_lua.c,$(wildcard $(1)/*.lua))
 component_objs = $(patsubst %,$(BUILD)/%.o,$(basename \
 	$(call component_srcs,$(1)))) \
 	$(patsubst $(GEN)/%.c,$(BUILD)/gen/%.o,$(call component_lua,$(1)))
-COMPONENT_LIBS := $(foreach c,$(COMPONENTS),$(BUILD)/lib$(c).a)
+COMPONENT_LIBS := $(foreach c,$(COMPONENTS),$(call component_lib,$(c)))
 
 UNIT_TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 INTEGRATION_TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,\
@@ -143,12 +143,17 @@ $(LIBDUNNING): $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
+# lib<component>.a, or nothing for a component that is only its main.c.
+component_lib = $(if $(call component_objs,$(1)),$(BUILD)/lib$(1).a)
+
 define component_rules
 $(BUILD)/lib$(1).a: $(call component_objs,$(1))
+	@mkdir -p $$(dir $$@)
 	@rm -f $$@
-	ar rcs $$@ $$^ $(if $(call component_objs,$(1)),,$(BUILD)/lib/error.o)
+	ar rcs $$@ $$^
 
-$(BUILD)/bin/dunning-$(1): $(BUILD)/$(1)/main.o $(BUILD)/lib$(1).a $(LIBDUNNING)
+$(BUILD)/bin/dunning-$(1): $(BUILD)/$(1)/main.o $(call component_lib,$(1)) \
+		$(LIBDUNNING)
 	@mkdir -p $$(dir $$@)
 	$(CXX) $(LDFLAGS) -o $$@ $$^ $(LDLIBS)
 endef
@@ -159,14 +164,14 @@ test_component = $(filter $(word 2,$(subst _, ,$(notdir $(1)))),$(COMPONENTS))
 
 define test_rules
 $(BUILD)/tests/$(1): tests/$(1).c $(TEST_SUPPORT) \
-		$(foreach c,$(call test_component,$(1)),$(BUILD)/lib$(c).a) \
+		$(foreach c,$(call test_component,$(1)),$(call component_lib,$(c))) \
 		$(LIBDUNNING) $(PROTO_H)
 	@mkdir -p $$(dir $$@)
 	$(CC) $(CPPFLAGS) -Itests/support \
 		$(addprefix -I,$(call test_component,$(1))) $(CFLAGS) \
 		-c -o $$@.o $$<
 	$(CXX) $(LDFLAGS) -o $$@ $$@.o $(TEST_SUPPORT) \
-		$(foreach c,$(call test_component,$(1)),$(BUILD)/lib$(c).a) \
+		$(foreach c,$(call test_component,$(1)),$(call component_lib,$(c))) \
 		$(LIBDUNNING) $(LDLIBS) $(CMOCKA_LIBS)
 endef
 $(foreach t,$(patsubst tests/%.c,%,$(wildcard tests/unit/test_*.c \
