@@ -896,6 +896,13 @@ static void test_token_expiry_mid_run_loses_and_repeats_nothing(void **state)
 
 /* ---------------------------------------------------------------------- */
 
+/* Leaves no program behind, even when setup fails half way. */
+static void stop_all(void)
+{
+	stop(&gateway);
+	stop(&simulator);
+}
+
 static int setup(void **state)
 {
 	const char *topics[] = { "whatsapp.events" };
@@ -903,6 +910,7 @@ static int setup(void **state)
 
 	(void)state;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
+	atexit(stop_all);
 	cfg = testenv_config(NULL);
 	testenv_unique("gwtest", run_id, sizeof(run_id));
 	producer =
