@@ -198,6 +198,7 @@ product_now() {
 prepare_workflow() {
 	local minutes=$(( SPEED * 2 / 60 ))
 	[ "$minutes" -ge 720 ] || minutes=720
+	[ "$minutes" -le 10080 ] || minutes=10080 # the workflow's largest
 	sed "s/^\( *command_deadline_minutes:\).*/\1 $minutes/" \
 		"$ROOT/deploy/workflow.yaml" > "$WORK/workflow.yaml"
 }

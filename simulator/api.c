@@ -26,9 +26,9 @@
 #include <time.h>
 
 #define API_OLD_TOKENS_MAX 8
-#define API_RECENT_MAX 10000
-#define API_WINDOW_MS (24LL * 3600 * 1000)
-#define API_DETAILS_MAX 512
+#define API_RECENT_MAX	   10000
+#define API_WINDOW_MS	   (24LL * 3600 * 1000)
+#define API_DETAILS_MAX	   512
 
 /* A recipient's configured error: answered at once or as a failed status. */
 struct fail_rule {
@@ -173,8 +173,8 @@ static int add_fail_rule(void *ctx, const char *digits, int code, int sync)
 
 static void trace_id(struct api *api, char *out, size_t len)
 {
-	static const char alphabet[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklm"
+				       "nopqrstuvwxyz0123456789";
 	size_t i;
 
 	pthread_mutex_lock(&api->lock);
@@ -184,8 +184,8 @@ static void trace_id(struct api *api, char *out, size_t len)
 	out[i] = '\0';
 }
 
-static void respond_error(struct api *api, struct http_response *resp,
-			  int code, const char *details, int token_expired)
+static void respond_error(struct api *api, struct http_response *resp, int code,
+			  const char *details, int token_expired)
 {
 	char trace[32];
 
@@ -243,7 +243,8 @@ static int token_refused(struct api *api, const struct http_request *req,
 	if (strcmp(given, api->token) == 0)
 		refused = 0;
 	for (i = 0; refused && i < API_OLD_TOKENS_MAX; i++)
-		if (api->old_tokens[i] && strcmp(given, api->old_tokens[i]) == 0)
+		if (api->old_tokens[i] &&
+		    strcmp(given, api->old_tokens[i]) == 0)
 			*expired = 1;
 	pthread_mutex_unlock(&api->lock);
 	return refused;
@@ -312,8 +313,7 @@ static int refusal_after_parse(struct api *api, const struct request *rq,
 /* Acceptance                                                              */
 
 static void recent_record(struct api *api, const struct request *rq,
-			  const char *wamid, const char *number_id,
-			  int64_t now)
+			  const char *wamid, const char *number_id, int64_t now)
 {
 	struct recent *r;
 	size_t i;
@@ -334,8 +334,7 @@ static void recent_record(struct api *api, const struct request *rq,
 	r->params = rq->type == REQUEST_TEMPLATE ? json_array() : NULL;
 	for (i = 0; r->params && i < rq->param_count; i++)
 		json_array_append_new(r->params, json_string(rq->params[i]));
-	r->callback_data = rq->callback_data ? strdup(rq->callback_data)
-					     : NULL;
+	r->callback_data = rq->callback_data ? strdup(rq->callback_data) : NULL;
 	r->accepted_ms = now;
 	api->recent_next = (api->recent_next + 1) % API_RECENT_MAX;
 	if (api->recent_count < API_RECENT_MAX)
@@ -479,8 +478,8 @@ static void handle_messages(void *ctx, const struct http_request *req,
 		return;
 	}
 	pthread_mutex_lock(&api->lock);
-	allowed = ratelimit_take(api->per_number, number_id,
-				 clock_real_now_ms());
+	allowed =
+		ratelimit_take(api->per_number, number_id, clock_real_now_ms());
 	pthread_mutex_unlock(&api->lock);
 	if (!allowed) {
 		respond_error(api, resp, WAERROR_RATE_LIMIT, NULL, 0);
@@ -569,7 +568,8 @@ static void handle_recent(void *ctx, const struct http_request *req,
 	pthread_mutex_lock(&api->lock);
 	for (i = 0; list && i < api->recent_count; i++) {
 		at = (api->recent_next + API_RECENT_MAX - api->recent_count +
-		      i) % API_RECENT_MAX;
+		      i) %
+		     API_RECENT_MAX;
 		json_array_append_new(list, recent_json(&api->recent[at]));
 	}
 	pthread_mutex_unlock(&api->lock);
@@ -588,10 +588,11 @@ static void handle_inbound(void *ctx, const struct http_request *req,
 	const char *from = json_string_value(json_object_get(root, "from"));
 	const char *text = json_string_value(json_object_get(root, "text"));
 	const char *button = json_string_value(json_object_get(root, "button"));
-	const char *context = json_string_value(json_object_get(root, "context"));
+	const char *context =
+		json_string_value(json_object_get(root, "context"));
 	const char *name = json_string_value(json_object_get(root, "name"));
-	const char *number = json_string_value(
-		json_object_get(root, "phone_number_id"));
+	const char *number =
+		json_string_value(json_object_get(root, "phone_number_id"));
 	char digits[RECIPIENT_DIGITS_MAX + 1];
 
 	memset(&msg, 0, sizeof(msg));
@@ -621,8 +622,9 @@ static void handle_inbound(void *ctx, const struct http_request *req,
 	api_note_inbound(api, msg.from, msg.at_ms);
 	stats_add(api->stats, STATS_REPLIES_SENT, 1);
 	webhook_queue_inbound(api->webhook, &sender, &msg);
-	respond_json(resp, 200, json_pack("{s:s, s:s}", "id", msg.wamid,
-					  "wa_id", msg.from));
+	respond_json(
+		resp, 200,
+		json_pack("{s:s, s:s}", "id", msg.wamid, "wa_id", msg.from));
 }
 
 void api_note_inbound(struct api *api, const char *wa_id, int64_t at_ms)
@@ -643,11 +645,11 @@ void api_note_inbound(struct api *api, const char *wa_id, int64_t at_ms)
 size_t api_routes(struct api *api, struct server_route *routes)
 {
 	const struct server_route table[] = {
-		{"POST", "/*/*/messages", handle_messages, api},
-		{"POST", "/sim/token", handle_token, api},
-		{"GET", "/sim/stats", handle_stats, api},
-		{"GET", "/sim/messages", handle_recent, api},
-		{"POST", "/sim/inbound", handle_inbound, api},
+		{ "POST", "/*/*/messages", handle_messages, api },
+		{ "POST", "/sim/token", handle_token, api },
+		{ "GET", "/sim/stats", handle_stats, api },
+		{ "GET", "/sim/messages", handle_recent, api },
+		{ "POST", "/sim/inbound", handle_inbound, api },
 	};
 	size_t n = sizeof(table) / sizeof(table[0]);
 
@@ -678,14 +680,14 @@ struct api *api_new(const struct api_config *cfg, const struct catalogue *cat,
 	api->stats = stats;
 	api->started_ms = clock_real_now_ms();
 	api->token = strdup(cfg->token ? cfg->token : "");
-	api->display_phone = strdup(cfg->display_phone ? cfg->display_phone
-							: "15550000000");
+	api->display_phone =
+		strdup(cfg->display_phone ? cfg->display_phone : "15550000000");
 	api->fail_rules = strmap_new();
 	api->callbacks = strmap_new();
 	api->last_inbound = strmap_new();
 	api->per_number = ratelimit_new(cfg->mps, cfg->mps, 1000);
-	api->per_pair = ratelimit_new(cfg->pair_burst, 1,
-				      cfg->pair_interval_ms);
+	api->per_pair =
+		ratelimit_new(cfg->pair_burst, 1, cfg->pair_interval_ms);
 	rng_init(&api->rng, cfg->seed);
 	if (!api->token || !api->display_phone || !api->fail_rules ||
 	    !api->callbacks || !api->last_inbound || !api->per_number ||

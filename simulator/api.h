@@ -34,21 +34,21 @@ struct payload_sender;
 struct api;
 
 struct api_config {
-	const char *token;           /* accepted bearer token */
-	int64_t mps;                 /* messages per second per number id */
+	const char *token;	     /* accepted bearer token */
+	int64_t mps;		     /* messages per second per number id */
 	const char *fail_recipients; /* "+34600000001=131026,..." */
 	int64_t error_rate_permille; /* random 500/503 answers */
-	int64_t slow_ms;             /* delay of slow answers, real ms */
-	int64_t slow_permille;       /* share of answers that are slow */
+	int64_t slow_ms;	     /* delay of slow answers, real ms */
+	int64_t slow_permille;	     /* share of answers that are slow */
 	uint64_t seed;
-	int64_t sent_delay_ms;       /* product ms after acceptance */
-	int64_t delivered_delay_ms;  /* product ms after acceptance */
-	int64_t read_delay_ms;       /* product ms, without an audience */
-	int64_t read_permille;       /* without an audience */
-	int64_t reorder_permille;    /* "delivered" before "sent" */
-	int64_t pair_burst;          /* 131056 bucket size */
-	int64_t pair_interval_ms;    /* product ms per refilled message */
-	const char *display_phone;   /* metadata.display_phone_number */
+	int64_t sent_delay_ms;	    /* product ms after acceptance */
+	int64_t delivered_delay_ms; /* product ms after acceptance */
+	int64_t read_delay_ms;	    /* product ms, without an audience */
+	int64_t read_permille;	    /* without an audience */
+	int64_t reorder_permille;   /* "delivered" before "sent" */
+	int64_t pair_burst;	    /* 131056 bucket size */
+	int64_t pair_interval_ms;   /* product ms per refilled message */
+	const char *display_phone;  /* metadata.display_phone_number */
 };
 
 /* An accepted message, as shown to the audience. Borrowed for the call. */

@@ -10,8 +10,8 @@
 #include <strings.h>
 
 #define MINUTE (60 * 1000LL)
-#define HOUR (60 * MINUTE)
-#define DAY (24 * HOUR)
+#define HOUR   (60 * MINUTE)
+#define DAY    (24 * HOUR)
 
 struct profile {
 	const char *segment;
@@ -23,9 +23,9 @@ struct profile {
 };
 
 static const struct profile profiles[] = {
-	{"prompt", 920, 10 * MINUTE, 6 * HOUR, 150, 650, 4 * HOUR, 3 * DAY},
-	{"slow", 780, 1 * HOUR, 24 * HOUR, 180, 350, 1 * DAY, 10 * DAY},
-	{"chronic", 520, 6 * HOUR, 72 * HOUR, 120, 120, 5 * DAY, 25 * DAY},
+	{ "prompt", 920, 10 * MINUTE, 6 * HOUR, 150, 650, 4 * HOUR, 3 * DAY },
+	{ "slow", 780, 1 * HOUR, 24 * HOUR, 180, 350, 1 * DAY, 10 * DAY },
+	{ "chronic", 520, 6 * HOUR, 72 * HOUR, 120, 120, 5 * DAY, 25 * DAY },
 };
 
 /* Free-text answers by language: a question, a promise, a protest. */
@@ -36,23 +36,32 @@ struct phrases {
 };
 
 static const struct phrases phrase_table[] = {
-	{"es", "BAIXA", {"¿Puedo pagar la semana que viene?",
-			 "Ya lo he pagado por transferencia",
-			 "No reconozco esta factura"}},
-	{"ca", "BAIXA", {"Puc pagar la setmana que ve?",
-			 "Ja l'he pagada per transferència",
-			 "No reconec aquesta factura"}},
-	{"pt", "PARAR", {"Posso pagar na semana que vem?",
-			 "Já paguei por pix", "Não reconheço essa fatura"}},
-	{"fr", "STOP", {"Puis-je payer la semaine prochaine ?",
-			"J'ai déjà payé par virement",
-			"Je ne reconnais pas cette facture"}},
-	{"de", "STOPP", {"Kann ich nächste Woche zahlen?",
-			 "Ich habe schon überwiesen",
-			 "Diese Rechnung kenne ich nicht"}},
-	{"en", "STOP", {"Can I pay next week?",
-			"I already paid by bank transfer",
-			"I don't recognise this invoice"}},
+	{ "es",
+	  "BAIXA",
+	  { "¿Puedo pagar la semana que viene?",
+	    "Ya lo he pagado por transferencia",
+	    "No reconozco esta factura" } },
+	{ "ca",
+	  "BAIXA",
+	  { "Puc pagar la setmana que ve?", "Ja l'he pagada per transferència",
+	    "No reconec aquesta factura" } },
+	{ "pt",
+	  "PARAR",
+	  { "Posso pagar na semana que vem?", "Já paguei por pix",
+	    "Não reconheço essa fatura" } },
+	{ "fr",
+	  "STOP",
+	  { "Puis-je payer la semaine prochaine ?",
+	    "J'ai déjà payé par virement",
+	    "Je ne reconnais pas cette facture" } },
+	{ "de",
+	  "STOPP",
+	  { "Kann ich nächste Woche zahlen?", "Ich habe schon überwiesen",
+	    "Diese Rechnung kenne ich nicht" } },
+	{ "en",
+	  "STOP",
+	  { "Can I pay next week?", "I already paid by bank transfer",
+	    "I don't recognise this invoice" } },
 };
 
 static const struct profile *profile_of(const char *segment)
@@ -82,8 +91,8 @@ static int64_t between(struct rng *r, int64_t lo, int64_t hi)
 
 int behaviour_is_opt_out_text(const char *text)
 {
-	static const char *const words[] = {"STOP", "BAIXA", "PARAR",
-					    "ALTO", "STOPP", "ARRET"};
+	static const char *const words[] = { "STOP", "BAIXA", "PARAR",
+					     "ALTO", "STOPP", "ARRET" };
 	size_t i;
 
 	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
@@ -93,8 +102,8 @@ int behaviour_is_opt_out_text(const char *text)
 }
 
 /* Finds the template's button with payload, or NULL. */
-static const struct catalogue_button *button_of(
-	const struct catalogue_template *tpl, const char *payload)
+static const struct catalogue_button *
+button_of(const struct catalogue_template *tpl, const char *payload)
 {
 	size_t i;
 
@@ -112,7 +121,8 @@ static void choose_opt_out(struct rng *r, const struct behaviour_input *in,
 	out->opt_out = 1;
 	if (stop && rng_below(r, 2)) {
 		out->reply = BEHAVIOUR_BUTTON;
-		snprintf(out->payload, sizeof(out->payload), "%s", stop->payload);
+		snprintf(out->payload, sizeof(out->payload), "%s",
+			 stop->payload);
 		snprintf(out->text, sizeof(out->text), "%s", stop->text);
 		return;
 	}
@@ -174,8 +184,7 @@ void behaviour_decide(const struct behaviour_params *params,
 	int64_t reply_chance;
 
 	memset(out, 0, sizeof(*out));
-	snprintf(key, sizeof(key), "%s|%s", in->customer_key,
-		 in->message_key);
+	snprintf(key, sizeof(key), "%s|%s", in->customer_key, in->message_key);
 	rng_init(&r, rng_hash(params->seed, key, 0));
 
 	/* A message that is not read gets no reaction at all. */

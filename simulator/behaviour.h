@@ -23,15 +23,15 @@ struct catalogue_template;
 struct behaviour_params {
 	uint64_t seed;
 	int64_t pay_effect_permille; /* scales the segment's chance to pay */
-	int64_t reply_permille;      /* < 0: the segment's own chance */
+	int64_t reply_permille;	     /* < 0: the segment's own chance */
 	int64_t opt_out_permille;    /* share of answers that opt out */
 };
 
 struct behaviour_input {
-	const char *customer_key;  /* "tenant/customer_id" */
-	const char *segment;       /* may be empty */
-	const char *locale;        /* BCP 47, e.g. "pt-BR"; may be empty */
-	const char *message_key;   /* command id, or the wamid without one */
+	const char *customer_key; /* "tenant/customer_id" */
+	const char *segment;	  /* may be empty */
+	const char *locale;	  /* BCP 47, e.g. "pt-BR"; may be empty */
+	const char *message_key;  /* command id, or the wamid without one */
 	const struct catalogue_template *tpl; /* buttons offered; may be NULL */
 };
 
@@ -43,14 +43,14 @@ enum behaviour_reply {
 
 struct behaviour_decision {
 	int read;
-	int64_t read_after_ms;  /* after delivery */
+	int64_t read_after_ms; /* after delivery */
 	enum behaviour_reply reply;
-	char payload[32];       /* button payload */
-	char text[160];         /* button title or text body */
+	char payload[32];	/* button payload */
+	char text[160];		/* button title or text body */
 	int64_t reply_after_ms; /* after reading */
 	int opt_out;
 	int pays;
-	int64_t pay_after_ms;   /* after reading */
+	int64_t pay_after_ms; /* after reading */
 };
 
 void behaviour_decide(const struct behaviour_params *params,

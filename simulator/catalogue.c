@@ -43,10 +43,12 @@ static int template_buttons(struct catalogue_template *tpl, json_t *buttons,
 	size_t i;
 	json_t *b;
 
-	json_array_foreach(buttons, i, b) {
-		const char *payload = json_string_value(
-			json_object_get(b, "payload"));
-		const char *text = json_string_value(json_object_get(b, "text"));
+	json_array_foreach(buttons, i, b)
+	{
+		const char *payload =
+			json_string_value(json_object_get(b, "payload"));
+		const char *text =
+			json_string_value(json_object_get(b, "text"));
 
 		if (i >= CATALOGUE_BUTTONS_MAX || !payload || !text)
 			return dn_fail(DN_ERR_INVALID, err, errlen,
@@ -64,14 +66,14 @@ static int template_buttons(struct catalogue_template *tpl, json_t *buttons,
 	return DN_OK;
 }
 
-static int template_languages(struct catalogue_template *tpl,
-			      json_t *languages, const char *origin, char *err,
-			      size_t errlen)
+static int template_languages(struct catalogue_template *tpl, json_t *languages,
+			      const char *origin, char *err, size_t errlen)
 {
 	const char *code;
 	json_t *text;
 
-	json_object_foreach(languages, code, text) {
+	json_object_foreach(languages, code, text)
+	{
 		if (tpl->language_count == CATALOGUE_LANGUAGES_MAX)
 			return dn_fail(DN_ERR_TOO_LARGE, err, errlen,
 				       "%s: template %s: more than %d "
@@ -133,7 +135,8 @@ static struct catalogue *catalogue_from_json(json_t *root, const char *origin,
 		dn_fail(DN_ERR_NOMEM, err, errlen, "out of memory");
 		return NULL;
 	}
-	json_array_foreach(templates, i, item) {
+	json_array_foreach(templates, i, item)
+	{
 		cat->count = i + 1;
 		if (template_parse(&cat->templates[i], item, i, origin, err,
 				   errlen)) {
@@ -168,8 +171,9 @@ struct catalogue *catalogue_load(const char *path, char *err, size_t errlen)
 	struct catalogue *cat;
 
 	if (!root) {
-		dn_fail(DN_ERR_IO, err, errlen, "cannot read templates %s:%d: %s",
-			path, jerr.line, jerr.text);
+		dn_fail(DN_ERR_IO, err, errlen,
+			"cannot read templates %s:%d: %s", path, jerr.line,
+			jerr.text);
 		return NULL;
 	}
 	cat = catalogue_from_json(root, path, err, errlen);

@@ -13,7 +13,7 @@
 
 #define CATALOGUE_TEMPLATES_MAX 64
 #define CATALOGUE_LANGUAGES_MAX 16
-#define CATALOGUE_BUTTONS_MAX 3
+#define CATALOGUE_BUTTONS_MAX	3
 
 struct catalogue_button {
 	char *payload; /* "paid", "stop", ... */

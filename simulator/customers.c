@@ -26,7 +26,7 @@
 #include <string.h>
 #include <time.h>
 
-#define CUSTOMERS_GROUP "dunning-simulator-erp"
+#define CUSTOMERS_GROUP	       "dunning-simulator-erp"
 #define CUSTOMERS_INVOICES_MAX 32
 #define CUSTOMERS_PAYMENTS_MAX 1000000
 
@@ -85,8 +85,9 @@ static void *consumer_main(void *arg)
 		payload = kafka_message_payload(msg, &len);
 		rc = mirror_apply_bytes(c->mirror, payload, len, &late);
 		if (rc)
-			log_warn("SIM", "ledger event not mirrored: %s "
-					"partition=%d offset=%lld",
+			log_warn("SIM",
+				 "ledger event not mirrored: %s "
+				 "partition=%d offset=%lld",
 				 dn_strerror(rc), kafka_message_partition(msg),
 				 (long long)kafka_message_offset(msg));
 		stats_add(c->stats, STATS_LEDGER_EVENTS, 1);
@@ -135,8 +136,7 @@ static int plan_payment(struct customers *c, const char *tenant,
 	p = &c->planned[c->planned_count++];
 	p->due_ms = due_ms;
 	snprintf(p->tenant, sizeof(p->tenant), "%.63s", tenant);
-	snprintf(p->customer_id, sizeof(p->customer_id), "%.127s",
-		 customer_id);
+	snprintf(p->customer_id, sizeof(p->customer_id), "%.127s", customer_id);
 	snprintf(p->invoice_id, sizeof(p->invoice_id), "%.95s", invoice_id);
 	pthread_cond_signal(&c->wake);
 out:
@@ -179,11 +179,10 @@ static int produce_payment(struct customers *c, const struct planned_payment *p,
 	    kafka_key_format(key, sizeof(key), p->tenant, p->customer_id))
 		return DN_ERR_TOO_LARGE;
 	dunning__v1__ledger_event__pack(&ev, buf);
-	if (kafka_producer_send(c->producer,
-				config_str(c->cfg,
-					   "DUNNING_TOPIC_INVOICE_EVENTS"),
-				key, strlen(key), buf, len, NULL, err,
-				sizeof(err))) {
+	if (kafka_producer_send(
+		    c->producer,
+		    config_str(c->cfg, "DUNNING_TOPIC_INVOICE_EVENTS"), key,
+		    strlen(key), buf, len, NULL, err, sizeof(err))) {
 		log_error("KAFKA", "cannot produce a payment: %s", err);
 		return DN_ERR_KAFKA;
 	}
@@ -262,8 +261,7 @@ static void *payer_main(void *arg)
 /* ---------------------------------------------------------------------- */
 /* Reactions to a message (HTTP threads)                                   */
 
-size_t customers_split_invoices(const char *param, char ids[][96],
-				size_t max)
+size_t customers_split_invoices(const char *param, char ids[][96], size_t max)
 {
 	size_t n = 0, len;
 	const char *p = param;
@@ -287,8 +285,8 @@ size_t customers_split_invoices(const char *param, char ids[][96],
 
 /* Judges the product for this message: paid invoices, opt-in, opt-out. */
 static void judge(struct customers *c, const struct api_message *msg,
-		  const struct mirror_customer *who, int known,
-		  char ids[][96], size_t count)
+		  const struct mirror_customer *who, int known, char ids[][96],
+		  size_t count)
 {
 	int64_t *opted_at;
 	size_t i;
@@ -301,8 +299,9 @@ static void judge(struct customers *c, const struct api_message *msg,
 			stats_add(c->stats, STATS_UNKNOWN_INVOICES, 1);
 		if (late > 0) {
 			stats_add(c->stats, STATS_SENT_AFTER_PAID, 1);
-			log_warn("SIM", "reminder for an invoice already paid "
-					"invoice=%s",
+			log_warn("SIM",
+				 "reminder for an invoice already paid "
+				 "invoice=%s",
 				 ids[i]);
 		}
 	}

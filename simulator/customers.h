@@ -37,9 +37,9 @@ struct webhook;
 struct customers_config {
 	uint64_t seed;
 	int64_t pay_effect_permille;
-	int64_t reply_permille;   /* < 0: per segment */
+	int64_t reply_permille;	  /* < 0: per segment */
 	int64_t opt_out_permille; /* of replies */
-	int64_t paid_grace_ms;    /* product ms */
+	int64_t paid_grace_ms;	  /* product ms */
 };
 
 /*
@@ -62,7 +62,6 @@ void customers_on_message(void *ctx, const struct api_message *msg);
 
 /* Splits a {{2}} parameter ("F-1, F-2") into at most max invoice ids
  * written into ids (each of size idlen). Returns how many. */
-size_t customers_split_invoices(const char *param, char ids[][96],
-				size_t max);
+size_t customers_split_invoices(const char *param, char ids[][96], size_t max);
 
 #endif

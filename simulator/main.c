@@ -52,8 +52,8 @@ static int simulator_start(struct simulator *sim, char *err, size_t errlen)
 	if (!sim->webhook)
 		return -1;
 	settings_api(sim->cfg, &acfg);
-	sim->api = api_new(&acfg, sim->cat, sim->webhook, sim->stats, err,
-			   errlen);
+	sim->api =
+		api_new(&acfg, sim->cat, sim->webhook, sim->stats, err, errlen);
 	if (!sim->api)
 		return -1;
 	if (config_bool(sim->cfg, "DUNNING_SIM_CUSTOMERS")) {
@@ -61,9 +61,9 @@ static int simulator_start(struct simulator *sim, char *err, size_t errlen)
 		struct api_audience audience;
 
 		settings_customers(sim->cfg, &ccfg);
-		sim->customers = customers_new(sim->cfg, &ccfg, sim->cat,
-					       sim->api, sim->webhook,
-					       sim->stats, err, errlen);
+		sim->customers =
+			customers_new(sim->cfg, &ccfg, sim->cat, sim->api,
+				      sim->webhook, sim->stats, err, errlen);
 		if (!sim->customers)
 			return -1;
 		audience.on_message = customers_on_message;
@@ -71,10 +71,9 @@ static int simulator_start(struct simulator *sim, char *err, size_t errlen)
 		api_set_audience(sim->api, &audience);
 	}
 	count = api_routes(sim->api, routes);
-	sim->server = server_new("127.0.0.1",
-				 (int)config_int(sim->cfg,
-						 "DUNNING_SIM_HTTP_PORT"),
-				 routes, count, SIM_MAX_BODY, err, errlen);
+	sim->server = server_new(
+		"127.0.0.1", (int)config_int(sim->cfg, "DUNNING_SIM_HTTP_PORT"),
+		routes, count, SIM_MAX_BODY, err, errlen);
 	return sim->server ? 0 : -1;
 }
 
@@ -91,10 +90,10 @@ static void simulator_stop(struct simulator *sim)
 
 int main(void)
 {
-	const struct config_key *const tables[] = {config_common_keys,
-						   settings_keys, NULL};
-	struct timespec tick = {0, 100 * 1000000L};
-	struct simulator sim = {0};
+	const struct config_key *const tables[] = { config_common_keys,
+						    settings_keys, NULL };
+	struct timespec tick = { 0, 100 * 1000000L };
+	struct simulator sim = { 0 };
 	char err[512];
 	int status = 1;
 

@@ -18,7 +18,7 @@ struct mirror_entry {
 	int64_t version;
 	int64_t last_payment_ms; /* latest payment applied, product time */
 	int64_t last_message_ms; /* latest message about it, product time */
-	int late_counted;        /* that message was already judged late */
+	int late_counted;	 /* that message was already judged late */
 };
 
 struct mirror {
@@ -193,7 +193,8 @@ static int apply_customer(struct mirror *m, const Dunning__V1__LedgerEvent *ev,
 	copy_text(c->name, sizeof(c->name), cu->name);
 	copy_text(c->locale, sizeof(c->locale), cu->locale);
 	copy_text(c->segment, sizeof(c->segment), cu->segment);
-	c->opted_in = cu->opt_in == DUNNING__V1__OPT_IN_STATUS__OPT_IN_STATUS_OPTED_IN;
+	c->opted_in = cu->opt_in ==
+		      DUNNING__V1__OPT_IN_STATUS__OPT_IN_STATUS_OPTED_IN;
 	if (recipient_digits(cu->phone_e164, digits, sizeof(digits)) ||
 	    recipient_wa_id(digits, c->wa_id, sizeof(c->wa_id)))
 		return DN_OK; /* no usable phone: never messaged */
@@ -268,8 +269,8 @@ int mirror_customer_by_wa_id(struct mirror *m, const char *wa_id,
 	return c ? DN_OK : DN_ERR_NOT_FOUND;
 }
 
-int mirror_invoice(struct mirror *m, const char *tenant,
-		   const char *invoice_id, struct mirror_invoice *out)
+int mirror_invoice(struct mirror *m, const char *tenant, const char *invoice_id,
+		   struct mirror_invoice *out)
 {
 	struct mirror_entry *e;
 	char key[256];

@@ -36,10 +36,10 @@ struct mirror_invoice {
 	char tenant[64];
 	char invoice_id[96];
 	char customer_id[128];
-	int64_t amount;       /* minor units */
-	int64_t paid;         /* minor units received */
+	int64_t amount; /* minor units */
+	int64_t paid;	/* minor units received */
 	char currency[4];
-	int64_t paid_at_ms;   /* when paid in full; 0 while open */
+	int64_t paid_at_ms; /* when paid in full; 0 while open */
 	int cancelled;
 	int disputed;
 };
@@ -68,8 +68,8 @@ int mirror_customer_by_wa_id(struct mirror *m, const char *wa_id,
 			     struct mirror_customer *out);
 
 /* An invoice by tenant and id. Returns 0 or DN_ERR_NOT_FOUND. */
-int mirror_invoice(struct mirror *m, const char *tenant,
-		   const char *invoice_id, struct mirror_invoice *out);
+int mirror_invoice(struct mirror *m, const char *tenant, const char *invoice_id,
+		   struct mirror_invoice *out);
 
 /*
  * Records that a message about tenant/invoice_id arrived at product time

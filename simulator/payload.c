@@ -7,8 +7,8 @@
 #include <jansson.h>
 #include <stdio.h>
 
-#define PAYLOAD_ERRORS_HREF \
-	"https://developers.facebook.com/docs/whatsapp/cloud-api/support/" \
+#define PAYLOAD_ERRORS_HREF                                                    \
+	"https://developers.facebook.com/docs/whatsapp/cloud-api/support/"     \
 	"error-codes/"
 
 const char *payload_status_name(enum payload_status_kind kind)
@@ -43,7 +43,8 @@ static char *envelope(const char *waba_id, const struct payload_sender *sender,
 
 	if (!value)
 		return NULL;
-	json_object_set_new(value, "messaging_product", json_string("whatsapp"));
+	json_object_set_new(value, "messaging_product",
+			    json_string("whatsapp"));
 	json_object_set_new(value, "metadata",
 			    json_pack("{s:s, s:s}", "display_phone_number",
 				      sender->display_phone, "phone_number_id",
@@ -104,8 +105,7 @@ static json_t *status_json(const struct payload_status *s)
 	return obj;
 }
 
-char *payload_statuses(const char *waba_id,
-		       const struct payload_sender *sender,
+char *payload_statuses(const char *waba_id, const struct payload_sender *sender,
 		       const struct payload_status *statuses, size_t count)
 {
 	json_t *list = json_array();
@@ -147,13 +147,12 @@ static int inbound_body(json_t *obj, const struct payload_inbound *m)
 				    m->text));
 }
 
-char *payload_inbound(const char *waba_id,
-		      const struct payload_sender *sender,
+char *payload_inbound(const char *waba_id, const struct payload_sender *sender,
 		      const struct payload_inbound *msg)
 {
-	json_t *obj = json_pack("{s:s, s:s, s:o}", "from", msg->from, "id",
-				msg->wamid, "timestamp",
-				seconds_string(msg->at_ms));
+	json_t *obj =
+		json_pack("{s:s, s:s, s:o}", "from", msg->from, "id",
+			  msg->wamid, "timestamp", seconds_string(msg->at_ms));
 	json_t *value;
 
 	if (!obj || inbound_body(obj, msg)) {

@@ -19,9 +19,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PAYLOAD_WAMID_MAX 64
+#define PAYLOAD_WAMID_MAX    64
 #define PAYLOAD_CALLBACK_MAX 513
-#define PAYLOAD_TEXT_MAX 256
+#define PAYLOAD_TEXT_MAX     256
 
 /* The business phone number a call is about. */
 struct payload_sender {
@@ -39,15 +39,15 @@ enum payload_status_kind {
 struct payload_status {
 	char wamid[PAYLOAD_WAMID_MAX];
 	enum payload_status_kind kind;
-	int64_t at_ms;          /* product time of the status */
-	char recipient_id[20];  /* the recipient's wa_id */
+	int64_t at_ms;	       /* product time of the status */
+	char recipient_id[20]; /* the recipient's wa_id */
 	char callback_data[PAYLOAD_CALLBACK_MAX]; /* empty when none */
-	int error_code;         /* PAYLOAD_FAILED: the WhatsApp code */
+	int error_code; /* PAYLOAD_FAILED: the WhatsApp code */
 };
 
 enum payload_inbound_kind {
-	PAYLOAD_TEXT,               /* free text */
-	PAYLOAD_BUTTON,             /* quick reply of a template */
+	PAYLOAD_TEXT,		    /* free text */
+	PAYLOAD_BUTTON,		    /* quick reply of a template */
 	PAYLOAD_INTERACTIVE_BUTTON, /* reply button of an interactive message */
 	PAYLOAD_INTERACTIVE_LIST,   /* row of an interactive list */
 };
@@ -56,11 +56,11 @@ struct payload_inbound {
 	char wamid[PAYLOAD_WAMID_MAX];
 	enum payload_inbound_kind kind;
 	int64_t at_ms;
-	char from[20];       /* the customer's wa_id */
-	char name[128];      /* profile name */
+	char from[20];			    /* the customer's wa_id */
+	char name[128];			    /* profile name */
 	char context_id[PAYLOAD_WAMID_MAX]; /* message answered, or empty */
-	char payload[64];    /* button payload or reply id */
-	char text[PAYLOAD_TEXT_MAX]; /* text body or button title */
+	char payload[64];		    /* button payload or reply id */
+	char text[PAYLOAD_TEXT_MAX];	    /* text body or button title */
 };
 
 /* "sent", "delivered", "read" or "failed". */
@@ -70,13 +70,11 @@ const char *payload_status_name(enum payload_status_kind kind);
  * Renders one call carrying count statuses (count >= 1) of sender, for the
  * business account waba_id. Returns a string the caller frees, or NULL.
  */
-char *payload_statuses(const char *waba_id,
-		       const struct payload_sender *sender,
+char *payload_statuses(const char *waba_id, const struct payload_sender *sender,
 		       const struct payload_status *statuses, size_t count);
 
 /* Renders one call carrying one inbound message. Same ownership. */
-char *payload_inbound(const char *waba_id,
-		      const struct payload_sender *sender,
+char *payload_inbound(const char *waba_id, const struct payload_sender *sender,
 		      const struct payload_inbound *msg);
 
 #endif

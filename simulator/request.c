@@ -118,9 +118,10 @@ static int parse_components(struct request *req,
 	size_t i, j, extra = 0;
 	int rc;
 
-	json_array_foreach(components, i, comp) {
-		const char *type = json_string_value(
-			json_object_get(comp, "type"));
+	json_array_foreach(components, i, comp)
+	{
+		const char *type =
+			json_string_value(json_object_get(comp, "type"));
 		json_t *params = json_object_get(comp, "parameters");
 
 		if (type && strcmp(type, "button") == 0) {
@@ -138,7 +139,8 @@ static int parse_components(struct request *req,
 			extra += json_array_size(params);
 			continue;
 		}
-		json_array_foreach(params, j, param) {
+		json_array_foreach(params, j, param)
+		{
 			if (req->param_count == REQUEST_PARAMS_MAX) {
 				extra++;
 				continue;
@@ -219,8 +221,8 @@ static int parse_text(struct request *req, json_t *text, int *wa_code,
 static int parse_envelope(struct request *req, json_t *root, int *wa_code,
 			  char *details, size_t dlen)
 {
-	const char *product = json_string_value(
-		json_object_get(root, "messaging_product"));
+	const char *product =
+		json_string_value(json_object_get(root, "messaging_product"));
 	const char *to = json_string_value(json_object_get(root, "to"));
 	json_t *callback = json_object_get(root, "biz_opaque_callback_data");
 
@@ -236,9 +238,9 @@ static int parse_envelope(struct request *req, json_t *root, int *wa_code,
 	    recipient_wa_id(req->digits, req->wa_id, sizeof(req->wa_id)))
 		return refuse(wa_code, WAERROR_INVALID_PARAMETER, details, dlen,
 			      "Invalid parameter to: not a phone number");
-	if (callback && (!json_is_string(callback) ||
-			 json_string_length(callback) >
-				 REQUEST_CALLBACK_MAX_BYTES))
+	if (callback &&
+	    (!json_is_string(callback) ||
+	     json_string_length(callback) > REQUEST_CALLBACK_MAX_BYTES))
 		return refuse(wa_code, WAERROR_INVALID_PARAMETER, details, dlen,
 			      "biz_opaque_callback_data must be a string of "
 			      "at most %d characters",
@@ -253,8 +255,8 @@ static int parse_envelope(struct request *req, json_t *root, int *wa_code,
 }
 
 static int parse_root(struct request *req, json_t *root,
-		      const struct catalogue *cat, int *wa_code,
-		      char *details, size_t dlen)
+		      const struct catalogue *cat, int *wa_code, char *details,
+		      size_t dlen)
 {
 	const char *type = json_string_value(json_object_get(root, "type"));
 	int rc;
@@ -279,8 +281,7 @@ static int parse_root(struct request *req, json_t *root,
 }
 
 int request_parse(const char *body, size_t len, const struct catalogue *cat,
-		  struct request *req, int *wa_code, char *details,
-		  size_t dlen)
+		  struct request *req, int *wa_code, char *details, size_t dlen)
 {
 	json_error_t jerr;
 	json_t *root;

@@ -24,23 +24,23 @@
 
 struct catalogue;
 
-#define REQUEST_PARAMS_MAX 16
-#define REQUEST_PARAM_MAX_BYTES 1024
-#define REQUEST_TEXT_MAX_BYTES 4096
+#define REQUEST_PARAMS_MAX	   16
+#define REQUEST_PARAM_MAX_BYTES	   1024
+#define REQUEST_TEXT_MAX_BYTES	   4096
 #define REQUEST_CALLBACK_MAX_BYTES 512
 
 enum request_type { REQUEST_TEMPLATE, REQUEST_TEXT };
 
 struct request {
-	char to[64];        /* as sent: answered as contacts[].input */
-	char digits[16];    /* to reduced to digits */
-	char wa_id[20];     /* the recipient's WhatsApp id */
+	char to[64];	 /* as sent: answered as contacts[].input */
+	char digits[16]; /* to reduced to digits */
+	char wa_id[20];	 /* the recipient's WhatsApp id */
 	enum request_type type;
 	char template_name[128];
 	char language[16];
 	size_t param_count;
 	char *params[REQUEST_PARAMS_MAX]; /* body parameters, in order */
-	char *text;          /* body of a text message */
+	char *text;			  /* body of a text message */
 	char *callback_data; /* biz_opaque_callback_data, or NULL */
 };
 

@@ -93,8 +93,8 @@ static enum MHD_Result send_response(struct MHD_Connection *connection,
 		resp->body = strdup("");
 		resp->body_len = 0;
 	}
-	response = MHD_create_response_from_buffer(
-		resp->body_len, resp->body, MHD_RESPMEM_MUST_FREE);
+	response = MHD_create_response_from_buffer(resp->body_len, resp->body,
+						   MHD_RESPMEM_MUST_FREE);
 	if (!response) {
 		free(resp->body);
 		return MHD_NO;
@@ -107,8 +107,8 @@ static enum MHD_Result send_response(struct MHD_Connection *connection,
 	return rc;
 }
 
-static void body_append(struct request_body *body, const char *data,
-			size_t len, size_t max)
+static void body_append(struct request_body *body, const char *data, size_t len,
+			size_t max)
 {
 	char *grown;
 
@@ -135,7 +135,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
 {
 	struct server *s = cls;
 	struct request_body *body = *con_cls;
-	struct http_response resp = {500, "text/plain", NULL, 0};
+	struct http_response resp = { 500, "text/plain", NULL, 0 };
 	struct http_request req;
 	const struct server_route *route;
 	int known;
@@ -215,10 +215,10 @@ struct server *server_new(const char *bind_addr, int port,
 	}
 	s->daemon = MHD_start_daemon(
 		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD,
-		(uint16_t)port, NULL, NULL, on_request, s,
-		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_END);
+		(uint16_t)port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
+		(struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED,
+		on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+		MHD_OPTION_END);
 	if (!s->daemon) {
 		dn_fail(DN_ERR_HTTP, err, errlen,
 			"cannot listen on %s:%d (port in use?)", bind_addr,

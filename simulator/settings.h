@@ -21,7 +21,6 @@ void settings_api(const struct config *cfg, struct api_config *out);
 void settings_webhook(const struct config *cfg, struct webhook_config *out);
 
 /* Call after clock_configure: the default grace depends on the speed. */
-void settings_customers(const struct config *cfg,
-			struct customers_config *out);
+void settings_customers(const struct config *cfg, struct customers_config *out);
 
 #endif

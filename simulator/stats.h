@@ -14,25 +14,25 @@
 enum stats_counter {
 	STATS_MESSAGES_ACCEPTED,   /* 200 answers to messages requests */
 	STATS_MESSAGES_REJECTED,   /* error answers, token errors included */
-	STATS_RATE_LIMITED,        /* of which 130429 and 131056 */
-	STATS_TOKEN_REJECTED,      /* of which 190 */
-	STATS_INJECTED_ERRORS,     /* random 5xx answers */
-	STATS_SLOW_ANSWERS,        /* answers delayed on purpose */
+	STATS_RATE_LIMITED,	   /* of which 130429 and 131056 */
+	STATS_TOKEN_REJECTED,	   /* of which 190 */
+	STATS_INJECTED_ERRORS,	   /* random 5xx answers */
+	STATS_SLOW_ANSWERS,	   /* answers delayed on purpose */
 	STATS_DUPLICATES_RECEIVED, /* biz_opaque_callback_data seen before */
-	STATS_WEBHOOKS_SENT,       /* webhook calls answered 2xx */
-	STATS_WEBHOOKS_FAILED,     /* attempts that failed (retried) */
-	STATS_WEBHOOKS_DROPPED,    /* calls given up after retrying */
-	STATS_STATUSES_SENT,       /* statuses inside delivered calls */
-	STATS_STATUSES_FAILED,     /* "failed" statuses queued */
-	STATS_READS,               /* "read" statuses queued */
-	STATS_REPLIES_SENT,        /* inbound messages queued */
-	STATS_OPT_OUTS,            /* of which opt-out words or buttons */
-	STATS_PAYMENTS_MADE,       /* PaymentReceived produced */
-	STATS_SENT_AFTER_PAID,     /* messages about invoices already paid */
+	STATS_WEBHOOKS_SENT,	   /* webhook calls answered 2xx */
+	STATS_WEBHOOKS_FAILED,	   /* attempts that failed (retried) */
+	STATS_WEBHOOKS_DROPPED,	   /* calls given up after retrying */
+	STATS_STATUSES_SENT,	   /* statuses inside delivered calls */
+	STATS_STATUSES_FAILED,	   /* "failed" statuses queued */
+	STATS_READS,		   /* "read" statuses queued */
+	STATS_REPLIES_SENT,	   /* inbound messages queued */
+	STATS_OPT_OUTS,		   /* of which opt-out words or buttons */
+	STATS_PAYMENTS_MADE,	   /* PaymentReceived produced */
+	STATS_SENT_AFTER_PAID,	   /* messages about invoices already paid */
 	STATS_SENT_AFTER_OPT_OUT,  /* messages after the customer said stop */
 	STATS_SENT_WITHOUT_OPT_IN, /* messages to customers not opted in */
-	STATS_LEDGER_EVENTS,       /* invoice.events messages mirrored */
-	STATS_UNKNOWN_INVOICES,    /* invoice numbers the mirror lacks */
+	STATS_LEDGER_EVENTS,	   /* invoice.events messages mirrored */
+	STATS_UNKNOWN_INVOICES,	   /* invoice numbers the mirror lacks */
 	STATS_COUNTER_COUNT,
 };
 

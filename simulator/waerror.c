@@ -14,46 +14,46 @@ struct waerror_entry {
 
 /* Statuses as in Meta's error code reference for the Cloud API. */
 static const struct waerror_entry waerror_table[] = {
-	{WAERROR_INVALID_PARAMETER, 400, "Invalid parameter",
-	 "A parameter of the request is not valid."},
-	{WAERROR_ACCESS_TOKEN, 401, "Invalid OAuth access token",
-	 "The access token could not be validated."},
-	{WAERROR_RATE_LIMIT, 400, "Rate limit hit",
-	 "Message failed to send because there were too many messages sent "
-	 "from this phone number in a short period of time."},
-	{WAERROR_GENERIC, 500, "Something went wrong",
-	 "Message failed to send due to an unknown error. Try again later."},
-	{WAERROR_PARAMETER_MISSING, 400, "Required parameter is missing",
-	 "The request is missing a required parameter."},
-	{WAERROR_PARAMETER_VALUE, 400, "Parameter value is not valid",
-	 "A parameter value is not valid."},
-	{WAERROR_SERVICE_UNAVAILABLE, 503, "Service unavailable",
-	 "A service is temporarily unavailable. Try again later."},
-	{WAERROR_UNDELIVERABLE, 400, "Message undeliverable",
-	 "Unable to deliver message. Reasons can include: the recipient "
-	 "phone number is not a WhatsApp phone number."},
-	{WAERROR_REENGAGEMENT, 400, "Re-engagement message",
-	 "Message failed to send because more than 24 hours have passed "
-	 "since the customer last replied to this number."},
-	{WAERROR_PAIR_RATE_LIMIT, 400,
-	 "(Business Account, Consumer Account) pair rate limit hit",
-	 "Message failed to send because there were too many messages sent "
-	 "from this phone number to the same phone number in a short period "
-	 "of time."},
-	{WAERROR_PARAMETER_COUNT, 400,
-	 "Number of parameters does not match the expected number of params",
-	 "The number of variable parameter values does not match the number "
-	 "of variables defined in the template."},
-	{WAERROR_TEMPLATE_MISSING, 404,
-	 "Template name does not exist in the translation",
-	 "The template does not exist in the language given."},
-	{WAERROR_PARAMETER_FORMAT, 400,
-	 "Parameter format does not match format in the created template",
-	 "A parameter has a type the template does not accept."},
-	{WAERROR_TEMPLATE_PARAMETERS, 400,
-	 "There was an issue with the parameters in your template.",
-	 "A parameter cannot contain new lines, tabs or more than 4 "
-	 "consecutive spaces."},
+	{ WAERROR_INVALID_PARAMETER, 400, "Invalid parameter",
+	  "A parameter of the request is not valid." },
+	{ WAERROR_ACCESS_TOKEN, 401, "Invalid OAuth access token",
+	  "The access token could not be validated." },
+	{ WAERROR_RATE_LIMIT, 400, "Rate limit hit",
+	  "Message failed to send because there were too many messages sent "
+	  "from this phone number in a short period of time." },
+	{ WAERROR_GENERIC, 500, "Something went wrong",
+	  "Message failed to send due to an unknown error. Try again later." },
+	{ WAERROR_PARAMETER_MISSING, 400, "Required parameter is missing",
+	  "The request is missing a required parameter." },
+	{ WAERROR_PARAMETER_VALUE, 400, "Parameter value is not valid",
+	  "A parameter value is not valid." },
+	{ WAERROR_SERVICE_UNAVAILABLE, 503, "Service unavailable",
+	  "A service is temporarily unavailable. Try again later." },
+	{ WAERROR_UNDELIVERABLE, 400, "Message undeliverable",
+	  "Unable to deliver message. Reasons can include: the recipient "
+	  "phone number is not a WhatsApp phone number." },
+	{ WAERROR_REENGAGEMENT, 400, "Re-engagement message",
+	  "Message failed to send because more than 24 hours have passed "
+	  "since the customer last replied to this number." },
+	{ WAERROR_PAIR_RATE_LIMIT, 400,
+	  "(Business Account, Consumer Account) pair rate limit hit",
+	  "Message failed to send because there were too many messages sent "
+	  "from this phone number to the same phone number in a short period "
+	  "of time." },
+	{ WAERROR_PARAMETER_COUNT, 400,
+	  "Number of parameters does not match the expected number of params",
+	  "The number of variable parameter values does not match the number "
+	  "of variables defined in the template." },
+	{ WAERROR_TEMPLATE_MISSING, 404,
+	  "Template name does not exist in the translation",
+	  "The template does not exist in the language given." },
+	{ WAERROR_PARAMETER_FORMAT, 400,
+	  "Parameter format does not match format in the created template",
+	  "A parameter has a type the template does not accept." },
+	{ WAERROR_TEMPLATE_PARAMETERS, 400,
+	  "There was an issue with the parameters in your template.",
+	  "A parameter cannot contain new lines, tabs or more than 4 "
+	  "consecutive spaces." },
 };
 
 static const struct waerror_entry *waerror_find(int code)
@@ -119,12 +119,11 @@ char *waerror_render(int code, const char *details, const char *trace_id,
 	} else {
 		snprintf(message, sizeof(message), "(#%d) %s", code,
 			 waerror_title(code));
-		error = json_pack("{s:s, s:s, s:i, s:{s:s, s:s}}", "message",
-				  message, "type", "OAuthException", "code",
-				  code, "error_data", "messaging_product",
-				  "whatsapp", "details",
-				  details ? details
-					  : waerror_default_details(code));
+		error = json_pack(
+			"{s:s, s:s, s:i, s:{s:s, s:s}}", "message", message,
+			"type", "OAuthException", "code", code, "error_data",
+			"messaging_product", "whatsapp", "details",
+			details ? details : waerror_default_details(code));
 	}
 	if (!error)
 		return NULL;

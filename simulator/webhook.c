@@ -17,13 +17,13 @@
 #include <string.h>
 #include <time.h>
 
-#define WEBHOOK_BATCH_MAX 10
+#define WEBHOOK_BATCH_MAX	 10
 #define WEBHOOK_BACKOFF_FIRST_MS 200
-#define WEBHOOK_BACKOFF_MAX_MS 5000
+#define WEBHOOK_BACKOFF_MAX_MS	 5000
 
 struct webhook_item {
 	int64_t due_ms; /* product time */
-	uint64_t seq;   /* ties keep queueing order */
+	uint64_t seq;	/* ties keep queueing order */
 	int is_status;
 	int attempts;
 	int64_t first_attempt_ms; /* real; 0 before the first attempt */
@@ -130,8 +130,7 @@ static int queue_item(struct webhook *w, struct webhook_item *item)
 	return rc;
 }
 
-int webhook_queue_status(struct webhook *w,
-			 const struct payload_sender *sender,
+int webhook_queue_status(struct webhook *w, const struct payload_sender *sender,
 			 const struct payload_status *status)
 {
 	struct webhook_item *item = calloc(1, sizeof(*item));
@@ -386,8 +385,7 @@ struct webhook *webhook_new(const struct webhook_config *cfg,
 	pthread_cond_init(&w->wake, NULL);
 	if (pthread_create(&w->thread, NULL, webhook_thread, w)) {
 		dn_fail(DN_ERR_IO, err, errlen,
-			"cannot start the webhook thread: %s",
-			strerror(errno));
+			"cannot start the webhook thread: %s", strerror(errno));
 		pthread_mutex_destroy(&w->lock);
 		pthread_cond_destroy(&w->wake);
 		goto fail;

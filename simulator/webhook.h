@@ -32,15 +32,15 @@ struct webhook;
 #define WEBHOOK_QUEUE_MAX 1000000
 
 struct webhook_config {
-	const char *url;        /* empty or NULL: calls are counted, not made */
+	const char *url;	/* empty or NULL: calls are counted, not made */
 	const char *app_secret; /* signs the calls */
-	const char *waba_id;    /* entry[].id */
+	const char *waba_id;	/* entry[].id */
 	uint64_t seed;
 	int64_t batch_permille;
 	int64_t duplicate_permille;
 	int64_t duplicate_delay_ms; /* product ms after the first copy */
-	int64_t timeout_ms;         /* per call, real */
-	int64_t give_up_ms;         /* real */
+	int64_t timeout_ms;	    /* per call, real */
+	int64_t give_up_ms;	    /* real */
 };
 
 /*
@@ -58,8 +58,7 @@ void webhook_free(struct webhook *w);
  * Queues status of sender for the product instant status->at_ms. Copies
  * both. Safe from any thread. Returns 0 or DN_ERR_TOO_LARGE / NOMEM.
  */
-int webhook_queue_status(struct webhook *w,
-			 const struct payload_sender *sender,
+int webhook_queue_status(struct webhook *w, const struct payload_sender *sender,
 			 const struct payload_status *status);
 
 /* Queues an inbound message for msg->at_ms. Same contract. */

@@ -127,7 +127,9 @@ product_now() { echo $(( WINDOW_START + ($(date -u +%s) - ANCHOR) * SPEED )); }
 # than the 4 real seconds after a payment from which the simulator counts
 # a reminder as sent after paid: a command decided before the payment may
 # still go out within its deadline, never later.
-sed "s/^\( *command_deadline_minutes:\).*/\1 $(( SPEED * 2 / 60 ))/" \
+DEADLINE_MINUTES=$(( SPEED * 2 / 60 ))
+[ "$DEADLINE_MINUTES" -le 10080 ] || DEADLINE_MINUTES=10080
+sed "s/^\( *command_deadline_minutes:\).*/\1 $DEADLINE_MINUTES/" \
 	deploy/workflow.yaml > "$WORK/workflow.yaml"
 export DUNNING_SIM_PAID_GRACE_MS=$(( SPEED * 4000 ))
 

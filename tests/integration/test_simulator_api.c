@@ -34,8 +34,8 @@
 #include "httpd.h"
 #include "testenv.h"
 
-#define SECRET "test-app-secret"
-#define TOKEN "test-token"
+#define SECRET	     "test-app-secret"
+#define TOKEN	     "test-token"
 #define RECEIVED_MAX 256
 
 /* ---------------------------------------------------------------------- */
@@ -105,10 +105,12 @@ static void statuses_of(const char *wamid, char *out, size_t len,
 			json_array_foreach(json_object_get(entry, "changes"), j,
 					   change)
 				json_array_foreach(
-					json_object_get(json_object_get(change,
-									"value"),
-							"statuses"),
-					k, status) {
+					json_object_get(
+						json_object_get(change,
+								"value"),
+						"statuses"),
+					k, status)
+		{
 			const char *id = json_string_value(
 				json_object_get(status, "id"));
 
@@ -117,12 +119,12 @@ static void statuses_of(const char *wamid, char *out, size_t len,
 			if (out[0])
 				strncat(out, ",", len - strlen(out) - 1);
 			strncat(out,
-				json_string_value(json_object_get(status,
-								  "status")),
+				json_string_value(
+					json_object_get(status, "status")),
 				len - strlen(out) - 1);
 			if (failed_code && json_object_get(status, "errors"))
-				*failed_code = (int)json_integer_value(
-					json_object_get(
+				*failed_code =
+					(int)json_integer_value(json_object_get(
 						json_array_get(
 							json_object_get(
 								status,
@@ -135,7 +137,7 @@ static void statuses_of(const char *wamid, char *out, size_t len,
 
 static void sleep_ms(long ms)
 {
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 
 	nanosleep(&ts, NULL);
 }
@@ -205,7 +207,7 @@ static void start_simulator(void)
 
 static int setup(void **state)
 {
-	struct http_route route = {"POST", "/webhook", on_webhook, NULL};
+	struct http_route route = { "POST", "/webhook", on_webhook, NULL };
 	char err[256];
 
 	(void)state;
@@ -254,11 +256,10 @@ static size_t collect_body(char *ptr, size_t size, size_t n, void *ctx)
 	return size * n;
 }
 
-static struct answer call(const char *path, const char *token,
-			  const char *body)
+static struct answer call(const char *path, const char *token, const char *body)
 {
 	struct curl_slist *headers = NULL;
-	struct answer a = {0, NULL};
+	struct answer a = { 0, NULL };
 	char url[256], auth[128];
 	char *text = NULL;
 	CURL *curl = curl_easy_init();
@@ -333,13 +334,15 @@ static void test_accepted_template_gets_signed_statuses(void **state)
 	(void)state;
 	assert_int_equal(a.status, 200);
 	contact = json_array_get(json_object_get(a.body, "contacts"), 0);
-	assert_string_equal(json_string_value(json_object_get(contact, "input")),
-			    "+52 55 1234 5678");
-	assert_string_equal(json_string_value(json_object_get(contact, "wa_id")),
-			    "5215512345678");
+	assert_string_equal(
+		json_string_value(json_object_get(contact, "input")),
+		"+52 55 1234 5678");
+	assert_string_equal(
+		json_string_value(json_object_get(contact, "wa_id")),
+		"5215512345678");
 	assert_non_null(wamid_of(&a));
-	assert_true(wait_status(wamid_of(&a), "read", seen, sizeof(seen),
-				NULL));
+	assert_true(
+		wait_status(wamid_of(&a), "read", seen, sizeof(seen), NULL));
 	assert_string_equal(seen, "sent,delivered,read");
 	assert_int_equal(rx.bad_signatures, 0);
 	json_decref(a.body);
@@ -372,8 +375,8 @@ static void test_undeliverable_recipient_gets_failed_status(void **state)
 
 	(void)state;
 	assert_int_equal(a.status, 200);
-	assert_true(wait_status(wamid_of(&a), "failed", seen, sizeof(seen),
-				&code));
+	assert_true(
+		wait_status(wamid_of(&a), "failed", seen, sizeof(seen), &code));
 	assert_int_equal(code, 131026);
 	assert_null(strstr(seen, "delivered"));
 	json_decref(a.body);
@@ -431,8 +434,8 @@ static void test_refused_webhook_is_retried_until_delivered(void **state)
 	pthread_mutex_unlock(&rx.lock);
 	a = send_template(TOKEN, "+34600777000", "cmd-retry");
 	assert_int_equal(a.status, 200);
-	assert_true(wait_status(wamid_of(&a), "read", seen, sizeof(seen),
-				NULL));
+	assert_true(
+		wait_status(wamid_of(&a), "read", seen, sizeof(seen), NULL));
 	assert_non_null(strstr(seen, "delivered"));
 	assert_true(stat_of("webhooks_failed") >= 3);
 	json_decref(a.body);
@@ -457,10 +460,12 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_accepted_template_gets_signed_statuses),
 		cmocka_unit_test(test_replaced_token_expires_at_once),
-		cmocka_unit_test(test_undeliverable_recipient_gets_failed_status),
+		cmocka_unit_test(
+			test_undeliverable_recipient_gets_failed_status),
 		cmocka_unit_test(test_bad_template_gets_documented_error),
 		cmocka_unit_test(test_messages_per_second_limit_answers_130429),
-		cmocka_unit_test(test_refused_webhook_is_retried_until_delivered),
+		cmocka_unit_test(
+			test_refused_webhook_is_retried_until_delivered),
 		cmocka_unit_test(test_same_callback_twice_is_counted),
 	};
 

@@ -36,10 +36,10 @@
 
 #include "../../simulator/signature.h"
 
-#define SECRET "erp-secret"
-#define TOKEN "erp-token"
+#define SECRET	 "erp-secret"
+#define TOKEN	 "erp-token"
 #define INVOICES 10
-#define DAY_MS (24 * 3600 * 1000LL)
+#define DAY_MS	 (24 * 3600 * 1000LL)
 
 static struct config *cfg;
 static pid_t sim_pid;
@@ -52,7 +52,7 @@ static char wamids[INVOICES + 1][80];
 
 static void sleep_ms(long ms)
 {
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 
 	nanosleep(&ts, NULL);
 }
@@ -64,9 +64,14 @@ static void on_webhook(void *ctx, const struct http_request *req,
 	json_t *root = json_loads(req->body, 0, NULL), *value;
 
 	(void)ctx;
-	value = json_object_get(json_array_get(json_object_get(
-		json_array_get(json_object_get(root, "entry"), 0), "changes"),
-		0), "value");
+	value = json_object_get(
+		json_array_get(
+			json_object_get(
+				json_array_get(json_object_get(root, "entry"),
+					       0),
+				"changes"),
+			0),
+		"value");
 	pthread_mutex_lock(&rx_lock);
 	if (!signature_verify(SECRET, req->body, req->body_len,
 			      http_request_header(req, "X-Hub-Signature-256")))
@@ -200,7 +205,7 @@ static void start_simulator(void)
 
 static int setup(void **state)
 {
-	struct http_route route = {"POST", "/webhook", on_webhook, NULL};
+	struct http_route route = { "POST", "/webhook", on_webhook, NULL };
 	struct kafka_producer *p;
 	char err[256], id[32];
 	int64_t paid_at;
@@ -265,8 +270,7 @@ static json_t *call(const char *path, const char *body)
 	json_t *root;
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", sim_port, path);
-	headers = curl_slist_append(headers,
-				    "Authorization: Bearer " TOKEN);
+	headers = curl_slist_append(headers, "Authorization: Bearer " TOKEN);
 	curl_easy_setopt(curl, CURLOPT_URL, url);
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
 	if (body)
@@ -308,8 +312,10 @@ static void remind(const char *invoice, const char *command, char *out,
 		 "\"1/10/2026\"},{\"type\":\"text\",\"text\":\"IBAN\"}]}]}}",
 		 command, invoice);
 	root = call("/v21.0/1065/messages", body);
-	snprintf(out, len, "%s", json_string_value(json_object_get(
-		json_array_get(json_object_get(root, "messages"), 0), "id")));
+	snprintf(out, len, "%s",
+		 json_string_value(json_object_get(
+			 json_array_get(json_object_get(root, "messages"), 0),
+			 "id")));
 	json_decref(root);
 }
 
@@ -354,13 +360,14 @@ static void test_customers_answer_quoting_the_reminder(void **state)
 	for (tries = 0; tries < 200 && json_array_size(inbound) < 5; tries++)
 		sleep_ms(100);
 	pthread_mutex_lock(&rx_lock);
-	json_array_foreach(inbound, i, msg) {
-		const char *ctx = json_string_value(json_object_get(
-			json_object_get(msg, "context"), "id"));
+	json_array_foreach(inbound, i, msg)
+	{
+		const char *ctx = json_string_value(
+			json_object_get(json_object_get(msg, "context"), "id"));
 
-		assert_string_equal(json_string_value(json_object_get(msg,
-								      "from")),
-				    "34600100001");
+		assert_string_equal(
+			json_string_value(json_object_get(msg, "from")),
+			"34600100001");
 		for (j = 0; ctx && j <= INVOICES; j++)
 			quoted += strcmp(ctx, wamids[j]) == 0;
 	}
@@ -374,16 +381,16 @@ static void test_customers_answer_quoting_the_reminder(void **state)
 /* Reads invoice.events from the start until a simulator payment shows. */
 static void test_payments_come_back_as_erp_events(void **state)
 {
-	const char *topics[] = {"invoice.events"};
+	const char *topics[] = { "invoice.events" };
 	struct kafka_consumer *c;
 	rd_kafka_message_t *msg;
 	char group[64], err[256];
 	int found = 0, tries;
 
 	(void)state;
-	c = kafka_consumer_new(cfg, testenv_unique("erp-check", group,
-						   sizeof(group)),
-			       topics, 1, NULL, NULL, NULL, err, sizeof(err));
+	c = kafka_consumer_new(
+		cfg, testenv_unique("erp-check", group, sizeof(group)), topics,
+		1, NULL, NULL, NULL, err, sizeof(err));
 	assert_non_null(c);
 	for (tries = 0; tries < 300 && !found; tries++) {
 		Dunning__V1__LedgerEvent *ev;

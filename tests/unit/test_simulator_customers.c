@@ -24,7 +24,7 @@
 #include "../../simulator/mirror.h"
 
 #define HOUR (3600 * 1000LL)
-#define DAY (24 * HOUR)
+#define DAY  (24 * HOUR)
 
 static const char catalogue_json[] =
 	"{\"templates\": [{\"name\": \"payment_reminder\", \"parameters\": 5,"
@@ -38,8 +38,9 @@ static void decide(uint64_t seed, const char *segment, const char *locale,
 		   const struct catalogue_template *tpl,
 		   struct behaviour_decision *d)
 {
-	struct behaviour_params p = {seed, effect, reply, 60};
-	struct behaviour_input in = {"demo/C-1", segment, locale, message, tpl};
+	struct behaviour_params p = { seed, effect, reply, 60 };
+	struct behaviour_input in = { "demo/C-1", segment, locale, message,
+				      tpl };
 
 	behaviour_decide(&p, &in, d);
 }
@@ -209,9 +210,8 @@ static void test_message_after_paid_plus_grace_is_judged_late(void **state)
 	apply_invoice(m, "F-2", 5000, 0);
 	assert_int_equal(mirror_note_message(m, "demo", "F-2", DAY), 0);
 	apply_payment(m, "F-2", "F-2/settled", 5000, 2 * DAY);
-	assert_int_equal(mirror_note_message(m, "demo", "F-2",
-					     2 * DAY + HOUR / 2),
-			 0);
+	assert_int_equal(
+		mirror_note_message(m, "demo", "F-2", 2 * DAY + HOUR / 2), 0);
 	assert_int_equal(mirror_note_message(m, "demo", "F-2", 2 * DAY + HOUR),
 			 1);
 	assert_int_equal(mirror_note_message(m, "demo", "F-404", DAY), -1);

@@ -128,17 +128,21 @@ static void test_wrong_parameter_count_is_132000(void **state)
 static void test_newline_tab_or_five_spaces_is_132018(void **state)
 {
 	(void)state;
+	assert_int_equal(
+		check("+34600123456", "payment_due", "en",
+		      "[" P1 ",{\"type\":\"text\",\"text\":\"a\\nb\"}," P3 "]",
+		      NULL),
+		WAERROR_TEMPLATE_PARAMETERS);
+	assert_int_equal(
+		check("+34600123456", "payment_due", "en",
+		      "[" P1 ",{\"type\":\"text\",\"text\":\"a\\tb\"}," P3 "]",
+		      NULL),
+		WAERROR_TEMPLATE_PARAMETERS);
 	assert_int_equal(check("+34600123456", "payment_due", "en",
-			       "[" P1 ",{\"type\":\"text\",\"text\":\"a\\nb\"},"
-			       P3 "]", NULL),
-			 WAERROR_TEMPLATE_PARAMETERS);
-	assert_int_equal(check("+34600123456", "payment_due", "en",
-			       "[" P1 ",{\"type\":\"text\",\"text\":\"a\\tb\"},"
-			       P3 "]", NULL),
-			 WAERROR_TEMPLATE_PARAMETERS);
-	assert_int_equal(check("+34600123456", "payment_due", "en",
-			       "[" P1 ",{\"type\":\"text\",\"text\":\"a     b\"},"
-			       P3 "]", NULL),
+			       "[" P1
+			       ",{\"type\":\"text\",\"text\":\"a     b\"}," P3
+			       "]",
+			       NULL),
 			 WAERROR_TEMPLATE_PARAMETERS);
 }
 
@@ -155,7 +159,8 @@ static void test_empty_parameter_text_is_131008(void **state)
 	(void)state;
 	assert_int_equal(check("+34600123456", "payment_due", "en",
 			       "[" P1 ",{\"type\":\"text\",\"text\":\"\"}," P3
-			       "]", NULL),
+			       "]",
+			       NULL),
 			 WAERROR_PARAMETER_MISSING);
 }
 
@@ -200,13 +205,15 @@ static void test_envelope_errors(void **state)
 				    "\"to\":\"34600123456\",\"type\":\"text\","
 				    "\"text\":{\"body\":\"x\"}}"),
 			 WAERROR_INVALID_PARAMETER);
-	assert_int_equal(parse_text("{\"messaging_product\":\"whatsapp\","
-				    "\"type\":\"text\",\"text\":{\"body\":\"x\"}}"),
-			 WAERROR_INVALID_PARAMETER);
-	assert_int_equal(parse_text("{\"messaging_product\":\"whatsapp\","
-				    "\"to\":\"34600123456\",\"type\":\"template\","
-				    "\"template\":{\"language\":{\"code\":\"en\"}}}"),
-			 WAERROR_PARAMETER_MISSING);
+	assert_int_equal(
+		parse_text("{\"messaging_product\":\"whatsapp\","
+			   "\"type\":\"text\",\"text\":{\"body\":\"x\"}}"),
+		WAERROR_INVALID_PARAMETER);
+	assert_int_equal(
+		parse_text("{\"messaging_product\":\"whatsapp\","
+			   "\"to\":\"34600123456\",\"type\":\"template\","
+			   "\"template\":{\"language\":{\"code\":\"en\"}}}"),
+		WAERROR_PARAMETER_MISSING);
 	assert_int_equal(parse_text("{\"messaging_product\":\"whatsapp\","
 				    "\"to\":\"34600123456\",\"type\":\"text\","
 				    "\"text\":{\"body\":\"hola\"}}"),

@@ -43,18 +43,17 @@ static void test_error_body_has_graph_api_shape(void **state)
 			 132018);
 	assert_string_equal(json_string_value(json_object_get(error, "type")),
 			    "OAuthException");
-	assert_non_null(strstr(json_string_value(json_object_get(error,
-								 "message")),
-			       "(#132018)"));
+	assert_non_null(
+		strstr(json_string_value(json_object_get(error, "message")),
+		       "(#132018)"));
 	assert_string_equal(
 		json_string_value(json_object_get(
 			json_object_get(error, "error_data"), "details")),
 		"newline");
-	assert_string_equal(
-		json_string_value(json_object_get(
-			json_object_get(error, "error_data"),
-			"messaging_product")),
-		"whatsapp");
+	assert_string_equal(json_string_value(json_object_get(
+				    json_object_get(error, "error_data"),
+				    "messaging_product")),
+			    "whatsapp");
 	assert_string_equal(
 		json_string_value(json_object_get(error, "fbtrace_id")),
 		"TRACE");
@@ -89,8 +88,7 @@ static void test_http_status_per_code(void **state)
 	assert_int_equal(waerror_http_status(WAERROR_PARAMETER_COUNT), 400);
 	assert_int_equal(waerror_http_status(WAERROR_TEMPLATE_MISSING), 404);
 	assert_int_equal(waerror_http_status(WAERROR_GENERIC), 500);
-	assert_int_equal(waerror_http_status(WAERROR_SERVICE_UNAVAILABLE),
-			 503);
+	assert_int_equal(waerror_http_status(WAERROR_SERVICE_UNAVAILABLE), 503);
 }
 
 static void test_signature_matches_rfc4231_vector(void **state)
@@ -142,20 +140,18 @@ static void test_other_numbers_keep_their_digits(void **state)
 	(void)state;
 	assert_string_equal(wa_id_of("+34 600 12 34 56"), "34600123456");
 	assert_string_equal(wa_id_of("+1 (415) 555-0100"), "14155550100");
-	assert_int_not_equal(recipient_digits("+0123456789", digits,
-					      sizeof(digits)),
-			     0);
-	assert_int_not_equal(recipient_digits("+3460012345678901", digits,
-					      sizeof(digits)),
-			     0);
-	assert_int_not_equal(recipient_digits("+34 600 x", digits,
-					      sizeof(digits)),
-			     0);
+	assert_int_not_equal(
+		recipient_digits("+0123456789", digits, sizeof(digits)), 0);
+	assert_int_not_equal(
+		recipient_digits("+3460012345678901", digits, sizeof(digits)),
+		0);
+	assert_int_not_equal(
+		recipient_digits("+34 600 x", digits, sizeof(digits)), 0);
 }
 
 static void test_status_webhook_shape(void **state)
 {
-	struct payload_sender sender = {"106540352242922", "15550000000"};
+	struct payload_sender sender = { "106540352242922", "15550000000" };
 	struct payload_status st[2];
 	json_t *root, *value, *statuses;
 	char *text;
@@ -172,20 +168,34 @@ static void test_status_webhook_shape(void **state)
 	st[1].error_code = WAERROR_UNDELIVERABLE;
 	text = payload_statuses("waba", &sender, st, 2);
 	root = parse(text);
-	value = json_object_get(json_array_get(json_object_get(
-		json_array_get(json_object_get(root, "entry"), 0), "changes"), 0),
+	value = json_object_get(
+		json_array_get(
+			json_object_get(
+				json_array_get(json_object_get(root, "entry"),
+					       0),
+				"changes"),
+			0),
 		"value");
 	statuses = json_object_get(value, "statuses");
 	assert_int_equal(json_array_size(statuses), 2);
 	assert_string_equal(json_string_value(json_object_get(
-		json_array_get(statuses, 0), "timestamp")), "1767225600");
-	assert_string_equal(json_string_value(json_object_get(
-		json_array_get(statuses, 0), "biz_opaque_callback_data")), "cmd");
-	assert_int_equal(json_integer_value(json_object_get(json_array_get(
-		json_object_get(json_array_get(statuses, 1), "errors"), 0),
-		"code")), 131026);
-	assert_string_equal(json_string_value(json_object_get(
-		json_object_get(value, "metadata"), "phone_number_id")),
+				    json_array_get(statuses, 0), "timestamp")),
+			    "1767225600");
+	assert_string_equal(
+		json_string_value(json_object_get(json_array_get(statuses, 0),
+						  "biz_opaque_callback_data")),
+		"cmd");
+	assert_int_equal(
+		json_integer_value(json_object_get(
+			json_array_get(
+				json_object_get(json_array_get(statuses, 1),
+						"errors"),
+				0),
+			"code")),
+		131026);
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_object_get(value, "metadata"), "phone_number_id")),
 		"106540352242922");
 	json_decref(root);
 	free(text);
@@ -193,7 +203,7 @@ static void test_status_webhook_shape(void **state)
 
 static void test_button_reply_webhook_shape(void **state)
 {
-	struct payload_sender sender = {"1065", "15550000000"};
+	struct payload_sender sender = { "1065", "15550000000" };
 	struct payload_inbound msg;
 	json_t *root, *value, *message;
 	char *text;
@@ -209,18 +219,28 @@ static void test_button_reply_webhook_shape(void **state)
 	snprintf(msg.text, sizeof(msg.text), "Already paid");
 	text = payload_inbound("waba", &sender, &msg);
 	root = parse(text);
-	value = json_object_get(json_array_get(json_object_get(
-		json_array_get(json_object_get(root, "entry"), 0), "changes"), 0),
+	value = json_object_get(
+		json_array_get(
+			json_object_get(
+				json_array_get(json_object_get(root, "entry"),
+					       0),
+				"changes"),
+			0),
 		"value");
 	message = json_array_get(json_object_get(value, "messages"), 0);
 	assert_string_equal(json_string_value(json_object_get(message, "type")),
 			    "button");
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_object_get(message, "button"), "payload")),
+		"paid");
 	assert_string_equal(json_string_value(json_object_get(
-		json_object_get(message, "button"), "payload")), "paid");
-	assert_string_equal(json_string_value(json_object_get(
-		json_object_get(message, "context"), "id")), "wamid.OUT");
-	assert_string_equal(json_string_value(json_object_get(
-		json_array_get(json_object_get(value, "contacts"), 0), "wa_id")),
+				    json_object_get(message, "context"), "id")),
+			    "wamid.OUT");
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_array_get(json_object_get(value, "contacts"), 0),
+			"wa_id")),
 		"551112345678");
 	json_decref(root);
 	free(text);
@@ -286,7 +306,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_error_body_has_graph_api_shape),
-		cmocka_unit_test(test_expired_token_is_190_with_subcode_and_401),
+		cmocka_unit_test(
+			test_expired_token_is_190_with_subcode_and_401),
 		cmocka_unit_test(test_http_status_per_code),
 		cmocka_unit_test(test_signature_matches_rfc4231_vector),
 		cmocka_unit_test(test_brazilian_mobile_loses_ninth_digit),
@@ -295,7 +316,8 @@ int main(void)
 		cmocka_unit_test(test_other_numbers_keep_their_digits),
 		cmocka_unit_test(test_status_webhook_shape),
 		cmocka_unit_test(test_button_reply_webhook_shape),
-		cmocka_unit_test(test_rate_limit_refuses_past_burst_then_refills),
+		cmocka_unit_test(
+			test_rate_limit_refuses_past_burst_then_refills),
 		cmocka_unit_test(test_fail_recipients_parse_with_meta_defaults),
 	};
 
