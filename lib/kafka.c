@@ -294,6 +294,44 @@ partitions_copy(const rd_kafka_topic_partition_list_t *list, size_t *n)
 	return out;
 }
 
+static void lag_set(struct metrics *m, const char *topic, const char *partition,
+		    int64_t lag)
+{
+	char labels[512];
+
+	snprintf(labels, sizeof(labels), "topic=\"%s\",partition=\"%s\"", topic,
+		 partition);
+	metrics_set(m, "dunning_consumer_lag",
+		    "messages behind the end of the partition", labels, lag);
+}
+
+static void lag_from_partition(struct metrics *m, const char *topic,
+			       const char *partition, json_t *stats)
+{
+	json_t *lag = json_object_get(stats, "consumer_lag");
+
+	if (strcmp(partition, "-1") == 0 || !json_is_integer(lag) ||
+	    json_integer_value(lag) < 0)
+		return;
+	lag_set(m, topic, partition, json_integer_value(lag));
+}
+
+/* A partition given up is no longer behind here: its last lag, left in
+ * place, would be counted again with its new owner's and keep asking for
+ * more workers. */
+static void lag_forget(struct metrics *m, const struct kafka_partition *parts,
+		       size_t count)
+{
+	char partition[16];
+	size_t i;
+
+	for (i = 0; m && i < count; i++) {
+		snprintf(partition, sizeof(partition), "%d",
+			 (int)parts[i].partition);
+		lag_set(m, parts[i].topic, partition, 0);
+	}
+}
+
 /* Commits what the revoked hook stored. Lost partitions (session timed
  * out) may already belong to another member: their commit would be
  * refused, so it is not tried. */
@@ -343,29 +381,15 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	log_info("KAFKA", "partitions revoked count=%zu", n);
 	if (c->hooks.revoked)
 		c->hooks.revoked(c->hooks.ctx, parts, n);
+	lag_forget(c->metrics, parts, n);
 	free(parts);
 	if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
 		commit_before_revoke(rk);
 	rd_kafka_assign(rk, NULL);
 }
 
-static void lag_from_partition(struct metrics *m, const char *topic,
-			       const char *partition, json_t *stats)
-{
-	json_t *lag = json_object_get(stats, "consumer_lag");
-	char labels[512];
-
-	if (strcmp(partition, "-1") == 0 || !json_is_integer(lag) ||
-	    json_integer_value(lag) < 0)
-		return;
-	snprintf(labels, sizeof(labels), "topic=\"%s\",partition=\"%s\"", topic,
-		 partition);
-	metrics_set(m, "dunning_consumer_lag",
-		    "messages behind the end of the partition", labels,
-		    json_integer_value(lag));
-}
-
-/* Runs on librdkafka's main thread every statistics.interval.ms. */
+/* Every statistics.interval.ms; librdkafka queues it for the thread that
+ * calls kafka_consumer_poll, as the consumer's queue is its main queue. */
 static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 {
 	struct kafka_consumer *c = opaque;

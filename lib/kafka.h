@@ -12,7 +12,9 @@
  *   message's offset after the state derived from it is durable, and stored
  *   offsets are committed periodically and before a partition is revoked;
  * - consumer lag per partition, from librdkafka statistics, is published
- *   into a metrics registry as dunning_consumer_lag{topic,partition}.
+ *   into a metrics registry as dunning_consumer_lag{topic,partition}; a
+ *   partition this member gave up reads 0, so lags summed over the members
+ *   count each partition once.
  *
  * Messages are librdkafka's rd_kafka_message_t, borrowed by the caller
  * until kafka_message_free.

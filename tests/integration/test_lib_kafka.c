@@ -12,6 +12,7 @@
 #include "config.h"
 #include "error.h"
 #include "kafka.h"
+#include "metrics.h"
 #include "testenv.h"
 
 #include <signal.h>
@@ -223,6 +224,85 @@ static void test_broker_logs_only_our_lines_at_its_level(void **state)
 	free(text);
 }
 
+/* The consumer lag series with a value other than 0, or NULL. */
+static char *lag_lines(struct metrics *m)
+{
+	char *text = metrics_render(m, NULL), *line, *found = NULL;
+
+	assert_non_null(text);
+	for (line = text; line && *line; line = strchr(line, '\n')) {
+		if (*line == '\n')
+			line++;
+		if (strncmp(line, "dunning_consumer_lag{", 21) == 0 &&
+		    strncmp(strchr(line, '}'), "} 0\n", 4) != 0)
+			found = line;
+	}
+	if (!found) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+static void test_lag_of_revoked_partitions_is_not_left_behind(void **state)
+{
+	struct config *cfg = testenv_config(NULL);
+	const char *topic = config_str(cfg, "DUNNING_TOPIC_INVOICE_EVENTS");
+	const char *topics[] = { topic };
+	struct metrics *m = metrics_new();
+	char group[64], err[256], text[16], *lines = NULL;
+	struct kafka_producer *p;
+	struct kafka_consumer *c;
+	int polls, i, committed = 0;
+
+	(void)state;
+	p = kafka_producer_new(cfg, "lag-test", NULL, err, sizeof(err));
+	assert_non_null(p);
+	for (i = 0; i < 3; i++) {
+		snprintf(text, sizeof(text), "lag-%d", i);
+		assert_int_equal(kafka_producer_send(p, topic, "lag/c", 5, text,
+						     strlen(text), NULL, err,
+						     sizeof(err)),
+				 DN_OK);
+	}
+	assert_int_equal(kafka_producer_flush(p, 10000), DN_OK);
+	kafka_producer_free(p);
+
+	/* Commit the first of the three: its partition is 2 behind, as the
+	 * statistics report within a few seconds. */
+	c = kafka_consumer_new(cfg, testenv_unique("lag", group, sizeof(group)),
+			       topics, 1, NULL, m, NULL, err, sizeof(err));
+	assert_non_null(c);
+	for (polls = 0; polls < 150 && !lines; polls++) {
+		rd_kafka_message_t *msg = kafka_consumer_poll(c, 100);
+		size_t len;
+		const char *payload;
+
+		if (msg && !committed) {
+			payload = kafka_message_payload(msg, &len);
+			if (len == 5 && memcmp(payload, "lag-0", 5) == 0) {
+				kafka_consumer_store(c, msg);
+				assert_int_equal(kafka_consumer_commit(c),
+						 DN_OK);
+				committed = 1;
+			}
+		}
+		kafka_message_free(msg);
+		if (committed)
+			lines = lag_lines(m);
+	}
+	assert_non_null(lines);
+	free(lines);
+
+	/* Another member owns the partition now: this one is not behind. */
+	kafka_consumer_free(c);
+	lines = lag_lines(m);
+	if (lines)
+		fail_msg("stale lag after revocation:\n%s", lines);
+	metrics_free(m);
+	config_free(cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -230,6 +310,8 @@ int main(void)
 			test_assigned_hook_sees_every_partition, stop_broker),
 		cmocka_unit_test(
 			test_offset_stored_while_revoking_is_committed),
+		cmocka_unit_test(
+			test_lag_of_revoked_partitions_is_not_left_behind),
 		cmocka_unit_test_teardown(
 			test_broker_logs_only_our_lines_at_its_level,
 			stop_broker),
