@@ -522,9 +522,17 @@ rd_kafka_message_t *kafka_consumer_poll(struct kafka_consumer *c,
 void kafka_consumer_store(struct kafka_consumer *c,
 			  const rd_kafka_message_t *msg)
 {
+	rd_kafka_resp_err_t rc;
+
 	(void)c;
 	/* Stores offset + 1, the next message to read. */
-	rd_kafka_offset_store(msg->rkt, msg->partition, msg->offset);
+	rc = rd_kafka_offset_store(msg->rkt, msg->partition, msg->offset);
+	if (rc)
+		log_warn("KAFKA",
+			 "offset not stored topic=%s partition=%d offset=%lld: "
+			 "%s; the partition's next owner repeats it",
+			 rd_kafka_topic_name(msg->rkt), (int)msg->partition,
+			 (long long)msg->offset, rd_kafka_err2str(rc));
 }
 
 int kafka_consumer_commit(struct kafka_consumer *c)

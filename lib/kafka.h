@@ -144,13 +144,20 @@ void kafka_consumer_free(struct kafka_consumer *c);
 rd_kafka_message_t *kafka_consumer_poll(struct kafka_consumer *c,
 					int timeout_ms);
 
-/* Marks msg as processed: its offset will be committed. */
+/*
+ * Marks msg as processed: the offset after it will be committed. Call it on
+ * the polling thread once the state derived from msg is durable, while its
+ * partition is still assigned (from the revoked hook at the latest); an
+ * offset of a partition already given up is not stored, and is logged.
+ */
 void kafka_consumer_store(struct kafka_consumer *c,
 			  const rd_kafka_message_t *msg);
 
-/* Commits stored offsets now and waits for the answer. */
+/* Commits stored offsets now and waits for the answer. Returns 0, also
+ * when nothing was stored since the last commit, or DN_ERR_KAFKA. */
 int kafka_consumer_commit(struct kafka_consumer *c);
 
+/* Frees a message from kafka_consumer_poll; accepts NULL. */
 void kafka_message_free(rd_kafka_message_t *msg);
 
 /* Accessors, so callers need not include rdkafka.h. */
