@@ -60,6 +60,7 @@ struct config;
 struct config *config_load(const struct config_key *const *tables, char *err,
 			   size_t errlen);
 
+/* Frees cfg and every string it lent; accepts NULL. */
 void config_free(struct config *cfg);
 
 /*

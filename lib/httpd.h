@@ -69,11 +69,12 @@ void httpd_free(struct httpd *h);
 /* The port actually listened on. */
 int httpd_port(const struct httpd *h);
 
-/* A request header (case-insensitive name) or NULL. */
+/* A request header (case-insensitive name) or NULL; borrowed until the
+ * handler returns. */
 const char *http_request_header(const struct http_request *req,
 				const char *name);
 
-/* A query-string argument or NULL. */
+/* A query-string argument or NULL; borrowed until the handler returns. */
 const char *http_request_query(const struct http_request *req,
 			       const char *name);
 

@@ -23,6 +23,7 @@ struct metric;
 
 /* Caller frees with metrics_free. */
 struct metrics *metrics_new(void);
+/* Frees m and every series; accepts NULL. No thread may still use it. */
 void metrics_free(struct metrics *m);
 
 /*

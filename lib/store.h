@@ -33,11 +33,13 @@ struct store;
 /*
  * Connects to url ("redis://host:port[/db]"). Returns NULL with the reason
  * in err when the URL is malformed or the server cannot be reached within
- * timeout_ms.
+ * timeout_ms, which also bounds each command and each reconnection. Caller
+ * frees with store_free.
  */
 struct store *store_new(const char *url, int timeout_ms, char *err,
 			size_t errlen);
 
+/* Closes the connection and frees s; accepts NULL. */
 void store_free(struct store *s);
 
 /*
