@@ -446,6 +446,28 @@ wait_event(const char *name, Dunning__V1__DeliveryStatus status, int timeout_ms)
 #define READ	  DUNNING__V1__DELIVERY_STATUS__DELIVERY_STATUS_READ
 #define FAILED	  DUNNING__V1__DELIVERY_STATUS__DELIVERY_STATUS_FAILED
 
+/*
+ * Waits up to timeout_ms until commands "<run>/<prefix>-000" to count - 1
+ * all have an ACCEPTED event; returns how many are still missing.
+ */
+static int wait_accepted(const char *prefix, int count, int timeout_ms)
+{
+	int64_t until = clock_real_now_ms() + timeout_ms;
+	char name[64];
+	int i, missing;
+
+	for (;;) {
+		for (i = 0, missing = 0; i < count; i++) {
+			snprintf(name, sizeof(name), "%s-%03d", prefix, i);
+			if (!event_of(name, ACCEPTED))
+				missing++;
+		}
+		if (missing == 0 || clock_real_now_ms() >= until)
+			return missing;
+		events_poll(200);
+	}
+}
+
 static void test_command_sent_once_and_statuses_come_back(void **state)
 {
 	Dunning__V1__MessageEvent *accepted, *read;
@@ -803,11 +825,7 @@ static void test_redis_pause_mid_run_loses_and_repeats_nothing(void **state)
 	reply = store_commandf(redis, "CLIENT PAUSE 5000 ALL");
 	assert_non_null(reply);
 	store_reply_free(reply);
-	for (i = 0, missing = 0; i < 200; i++) {
-		snprintf(name, sizeof(name), "rds-%03d", i);
-		if (!wait_event(name, ACCEPTED, i == 0 ? 30000 : 5000))
-			missing++;
-	}
+	missing = wait_accepted("rds", 200, 60000);
 	assert_int_equal(missing, 0);
 	assert_int_equal(sim_stat("messages_accepted") - before, 200);
 	assert_int_equal(sim_stat("duplicates_received"), 0);
@@ -834,11 +852,7 @@ static void test_restart_mid_run_loses_and_repeats_nothing(void **state)
 	stop(&gateway);
 	assert_true(sim_stat("messages_accepted") - before < 240);
 	start_gateway();
-	for (i = 0, missing = 0; i < 240; i++) {
-		snprintf(name, sizeof(name), "rst-%03d", i);
-		if (!wait_event(name, ACCEPTED, i == 0 ? 30000 : 5000))
-			missing++;
-	}
+	missing = wait_accepted("rst", 240, 60000);
 	assert_int_equal(missing, 0);
 	assert_int_equal(sim_stat("messages_accepted") - before, 240);
 	assert_int_equal(sim_stat("duplicates_received"), 0);
@@ -878,11 +892,7 @@ static void test_token_expiry_mid_run_loses_and_repeats_nothing(void **state)
 
 	/* The operator writes the new token; the gateway picks it up. */
 	write_token("token-two");
-	for (i = 0, missing = 0; i < 300; i++) {
-		snprintf(name, sizeof(name), "tok-%03d", i);
-		if (!wait_event(name, ACCEPTED, i == 0 ? 30000 : 5000))
-			missing++;
-	}
+	missing = wait_accepted("tok", 300, 60000);
 	assert_int_equal(missing, 0);
 	print_message("# accepted %lld rejected-by-token %lld duplicates "
 		      "%lld\n",
