@@ -14,7 +14,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define METRICS_MAX 1024
+/* Room for the lag series of two topics of 1024 partitions (the most a
+ * topic may have, and a member keeps those of every partition it ever
+ * owned) beside the program's own series. */
+#define METRICS_MAX 4096
 
 enum metric_kind { METRIC_COUNTER, METRIC_GAUGE };
 

@@ -102,6 +102,34 @@ static void test_full_registry_returns_null_and_updates_are_harmless(void **s)
 	metrics_free(m);
 }
 
+static void test_registry_holds_the_lag_of_every_partition_and_more(void **s)
+{
+	struct metrics *m = metrics_new();
+	char labels[64];
+	int topic, partition, i;
+
+	(void)s;
+	/* A worker reads two topics of up to 1024 partitions and keeps the
+	 * lag series of every partition it ever owned; its own counters
+	 * must still find room after a day of rebalances. */
+	for (topic = 0; topic < 2; topic++)
+		for (partition = 0; partition < 1024; partition++) {
+			snprintf(labels, sizeof(labels),
+				 "topic=\"t%d\",partition=\"%d\"", topic,
+				 partition);
+			assert_non_null(metrics_series(m, METRIC_GAUGE,
+						       "dunning_consumer_lag",
+						       "lag", labels));
+		}
+	for (i = 0; i < 512; i++) {
+		snprintf(labels, sizeof(labels), "reason=\"r%d\"", i);
+		assert_non_null(metrics_series(m, METRIC_COUNTER,
+					       "dunning_reminders_total", "x",
+					       labels));
+	}
+	metrics_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -113,6 +141,8 @@ int main(void)
 		cmocka_unit_test(test_metrics_group_series_under_one_header),
 		cmocka_unit_test(
 			test_full_registry_returns_null_and_updates_are_harmless),
+		cmocka_unit_test(
+			test_registry_holds_the_lag_of_every_partition_and_more),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
