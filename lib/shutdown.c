@@ -3,14 +3,20 @@
 #include "shutdown.h"
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <string.h>
 
-static volatile sig_atomic_t stop_flag;
+/* Atomic, not only volatile: the signal may be handled on any thread that
+ * does not block it (libmicrohttpd's, libcurl's), shutdown_request may be
+ * called from any thread, and the main loop reads it on another. A
+ * lock-free atomic is also safe to write from a signal handler. */
+static atomic_int stop_flag;
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "stop flag must be lock-free");
 
 static void on_signal(int signo)
 {
 	(void)signo;
-	stop_flag = 1;
+	atomic_store(&stop_flag, 1);
 }
 
 void shutdown_install(void)
@@ -28,10 +34,10 @@ void shutdown_install(void)
 
 int shutdown_requested(void)
 {
-	return stop_flag != 0;
+	return atomic_load(&stop_flag) != 0;
 }
 
 void shutdown_request(void)
 {
-	stop_flag = 1;
+	atomic_store(&stop_flag, 1);
 }

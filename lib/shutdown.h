@@ -10,10 +10,11 @@
 /* Installs the handlers for SIGTERM and SIGINT and ignores SIGPIPE. */
 void shutdown_install(void);
 
-/* Non-zero once a stop was asked for. */
+/* Non-zero once a stop was asked for. Safe from any thread. */
 int shutdown_requested(void);
 
-/* Asks for a stop from inside the program (fatal conditions, tests). */
+/* Asks for a stop from inside the program (fatal conditions, tests);
+ * safe from any thread. */
 void shutdown_request(void);
 
 #endif
