@@ -7,6 +7,7 @@
 #include "metrics.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,6 +141,24 @@ static void body_append(struct request_body *body, const char *data, size_t len,
 	body->data[body->len] = '\0';
 }
 
+/* Whether the request's Content-Length already exceeds max. */
+static int announced_too_large(struct MHD_Connection *connection, size_t max)
+{
+	const char *text = MHD_lookup_connection_value(
+		connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	unsigned long long length;
+	char *end;
+
+	if (!text)
+		return 0;
+	errno = 0;
+	length = strtoull(text, &end, 10);
+	/* A malformed length is libmicrohttpd's to refuse, not ours. */
+	if (end == text || *end || errno)
+		return errno == ERANGE;
+	return length > max;
+}
+
 /* Runs on the server's thread. */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
 				  const char *url, const char *method,
@@ -159,6 +178,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
 		if (!body)
 			return MHD_NO;
 		*con_cls = body;
+		/* Refused before it is read, or before the client is told
+		 * to send it (100 Continue): no point receiving it. */
+		if (announced_too_large(connection, h->max_body)) {
+			body->too_large = 1;
+			http_respond_text(&resp, 413, "text/plain",
+					  "request body too large\n");
+			return send_response(connection, &resp);
+		}
 		return MHD_YES;
 	}
 	if (*upload_data_size) {

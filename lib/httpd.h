@@ -3,7 +3,8 @@
 /*
  * Built on libmicrohttpd with its own thread. Requests are routed by exact
  * method and path to handlers; a body larger than the server's maximum is
- * answered 413 without calling a handler. Handlers run on the server's
+ * answered 413 without calling a handler, before it is read when its
+ * Content-Length announces it. Handlers run on the server's
  * thread, must be quick, and must be safe to run alongside the program's
  * other threads.
  *

@@ -11,7 +11,12 @@
 #include "httpd.h"
 #include "metrics.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,6 +127,50 @@ static void test_body_over_the_limit_is_refused_with_413(void **state)
 	httpd_free(h);
 }
 
+/* Sends raw request headers with no body and returns the status line the
+ * server answers with within two seconds ("" if none). */
+static const char *status_for_headers(int port, const char *headers)
+{
+	static char answer[256];
+	struct sockaddr_in addr = { 0 };
+	struct timeval wait = { 2, 0 };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	ssize_t n;
+
+	assert_true(fd >= 0);
+	addr.sin_family = AF_INET;
+	addr.sin_port = htons((uint16_t)port);
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&addr, sizeof(addr)),
+			 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof(wait));
+	assert_int_equal(write(fd, headers, strlen(headers)),
+			 (ssize_t)strlen(headers));
+	n = read(fd, answer, sizeof(answer) - 1);
+	close(fd);
+	answer[n > 0 ? n : 0] = '\0';
+	answer[strcspn(answer, "\r\n")] = '\0';
+	return answer;
+}
+
+static void
+test_announced_oversized_body_is_refused_before_it_is_sent(void **state)
+{
+	struct httpd *h = start(NULL);
+	const char *status;
+
+	(void)state;
+	/* A gigabyte announced, none sent: the answer must not wait for
+	 * it, nor make the client send it. */
+	status = status_for_headers(httpd_port(h),
+				    "POST /echo HTTP/1.1\r\n"
+				    "Host: 127.0.0.1\r\n"
+				    "Content-Length: 1000000000\r\n"
+				    "Expect: 100-continue\r\n\r\n");
+	assert_int_equal(strncmp(status, "HTTP/1.1 413 ", 13), 0);
+	httpd_free(h);
+}
+
 static void test_metrics_and_health_endpoints(void **state)
 {
 	struct metrics *m = metrics_new();
@@ -150,6 +199,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_routes_by_method_and_path),
 		cmocka_unit_test(test_body_over_the_limit_is_refused_with_413),
+		cmocka_unit_test(
+			test_announced_oversized_body_is_refused_before_it_is_sent),
 		cmocka_unit_test(test_metrics_and_health_endpoints),
 	};
 	int rc;
