@@ -52,16 +52,19 @@ local function append_bounded(field, line, max)
 	redis.call('HSET', cust, field, table.concat(lines, '\n'))
 end
 
--- Step history "done.last_ms,done.last_ms,..." indexed by step.
+-- Step history "done.last_ms,done.last_ms,..." indexed by step. Marking
+-- is idempotent within one batch: a step already marked at this very
+-- instant (a pipeline sent again after a reconnect) is left alone.
 local function mark_step(steps, index)
 	local list = steps == '' and {} or split(steps, ',')
 	for i = #list + 1, index + 1 do list[i] = '0.0' end
 	local f = split(list[index + 1], '.')
+	if f[2] == int(now) then return steps, false end
 	list[index + 1] = int(tonumber(f[1]) + 1) .. '.' .. int(now)
-	return table.concat(list, ',')
+	return table.concat(list, ','), true
 end
 
-local updated = 0
+local updated, marked = 0, 0
 for g = 0, n - 1 do
 	local base = 6 + g * 6
 	local id, sv = ARGV[base], ARGV[base + 1]
@@ -72,19 +75,25 @@ for g = 0, n - 1 do
 	local f = raw and split(raw, '|')
 
 	if f and f[1] == 'o' and f[3] == sv then
-		if mark ~= 'p' then f[10] = mark_step(f[10] or '', index) end
-		if mark == 'r' then f[8] = int(tonumber(f[8]) + 1) end
-		if mark == 'f' then f[9] = '1' end
+		local fresh = false
+		if mark ~= 'p' then
+			f[10], fresh = mark_step(f[10] or '', index)
+		end
+		if fresh then
+			marked = marked + 1
+			if mark == 'r' then f[8] = int(tonumber(f[8]) + 1) end
+			if mark == 'f' then f[9] = '1' end
+			if line ~= '' then
+				append_bounded('h:' .. id, int(now) .. ' ' .. line,
+					       HISTORY_MAX)
+			end
+		end
 		redis.call('HSET', cust, 'i:' .. id, table.concat(f, '|'))
 		redis.call('ZREM', leases, member)
 		if next_at > 0 then
 			redis.call('ZADD', queue, next_at, member)
 		else
 			redis.call('ZREM', queue, member)
-		end
-		if line ~= '' then
-			append_bounded('h:' .. id, int(now) .. ' ' .. line,
-				       HISTORY_MAX)
 		end
 		updated = updated + 1
 	elseif not f or f[1] ~= 'o' then
@@ -93,11 +102,11 @@ for g = 0, n - 1 do
 	end
 end
 
-if sent_line ~= '' and updated > 0 then
+if sent_line ~= '' and marked > 0 then
 	append_bounded('hist', sent_line, SENDS_MAX)
 	append_bounded('sends', int(now), SENDS_MAX)
 end
-if ARGV[4] ~= '' and updated > 0 then
+if ARGV[4] ~= '' and marked > 0 then
 	for _, field in ipairs(split(ARGV[4], ',')) do
 		redis.call('HINCRBY', stats, field, 1)
 	end

@@ -860,56 +860,92 @@ static int commit_load(struct fire *f)
 	return ok ? DN_OK : DN_ERR_REDIS;
 }
 
-/* Runs one commit.lua call, loading the script if the server lost it. */
-static redisReply *commit_one(struct fire *f, struct unit *u)
+/* Points argv at the unit's arguments, with the invoice count filled. */
+static const char **unit_argv(struct unit *u, char *count, size_t len)
 {
 	const char **argv = calloc((size_t)u->args.argc, sizeof(*argv));
-	redisReply *reply;
-	char count[24];
 	int k;
 
 	if (!argv)
 		return NULL;
 	for (k = 0; k < u->args.argc; k++)
 		argv[k] = u->args.buf + u->args.offs[k];
-	snprintf(count, sizeof(count), "%zu", u->n_invoices);
+	snprintf(count, len, "%zu", u->n_invoices);
 	argv[u->count_at] = count;
 	u->args.lens[u->count_at] = strlen(count);
-	reply = store_command(f->store, u->args.argc, argv, u->args.lens);
-	if (reply && reply->type == REDIS_REPLY_ERROR &&
-	    strncmp(reply->str, "NOSCRIPT", 8) == 0 && commit_load(f) == 0) {
-		store_reply_free(reply);
-		reply = store_command(f->store, u->args.argc, argv,
-				      u->args.lens);
-	}
-	free(argv);
-	return reply;
+	return argv;
 }
 
-/* Runs the commits of the batch; sends only when they were acknowledged. */
+/* Whether a commit reply says the server lost the script. */
+static bool noscript(const redisReply *r)
+{
+	return r && r->type == REDIS_REPLY_ERROR &&
+	       strncmp(r->str, "NOSCRIPT", 8) == 0;
+}
+
+/*
+ * Runs the commits of the batch in one pipeline; units with sends only
+ * when the sends were acknowledged. commit.lua is idempotent for a given
+ * batch (it checks schedule versions and leases), so the pipeline may be
+ * sent again after a reconnect.
+ */
 static int commit_all(struct fire *f, struct batch *b, bool sends_ok,
 		      char *err, size_t errlen)
 {
-	size_t i;
+	size_t n = 0, i, k;
+	int rc = DN_ERR_NOMEM;
+	int *argcs = calloc(b->n_units + 1, sizeof(*argcs));
+	const char ***argvs = calloc(b->n_units + 1, sizeof(*argvs));
+	const size_t **lens = calloc(b->n_units + 1, sizeof(*lens));
+	char (*counts)[24] = calloc(b->n_units + 1, sizeof(*counts));
+	redisReply **replies = calloc(b->n_units + 1, sizeof(*replies));
 
+	if (!argcs || !argvs || !lens || !counts || !replies)
+		goto out;
 	for (i = 0; i < b->n_units; i++) {
 		struct unit *u = &b->units[i];
-		redisReply *reply;
-		int rc = DN_OK;
 
 		if ((u->has_send && !sends_ok) || u->n_invoices == 0 ||
 		    u->args.oom)
 			continue;
-		reply = commit_one(f, u);
-		if (!reply || reply->type == REDIS_REPLY_ERROR)
+		argvs[n] = unit_argv(u, counts[n], sizeof(counts[n]));
+		if (!argvs[n])
+			goto out;
+		argcs[n] = u->args.argc;
+		lens[n++] = u->args.lens;
+	}
+	rc = n ? store_pipeline(f->store, n, argcs,
+				(const char *const *const *)argvs, lens,
+				replies)
+	       : DN_OK;
+	if (rc) {
+		dn_fail(rc, err, errlen, "cannot commit decisions: %s",
+			store_error(f->store));
+		goto out;
+	}
+	for (i = 0; i < n && !rc; i++) {
+		if (noscript(replies[i]) && commit_load(f) == DN_OK) {
+			store_reply_free(replies[i]);
+			replies[i] = store_command(f->store, argcs[i],
+						   argvs[i], lens[i]);
+		}
+		if (!replies[i] || replies[i]->type == REDIS_REPLY_ERROR)
 			rc = dn_fail(DN_ERR_REDIS, err, errlen,
 				     "cannot commit decisions: %s",
-				     reply ? reply->str : store_error(f->store));
-		store_reply_free(reply);
-		if (rc)
-			return rc;
+				     replies[i] ? replies[i]->str
+						: store_error(f->store));
 	}
-	return DN_OK;
+	for (k = 0; k < n; k++)
+		store_reply_free(replies[k]);
+out:
+	for (i = 0; argvs && i < n; i++)
+		free(argvs[i]);
+	free(argcs);
+	free(argvs);
+	free(lens);
+	free(counts);
+	free(replies);
+	return rc;
 }
 
 int fire_partition(struct fire *f, int32_t partition, struct fire_result *res,
