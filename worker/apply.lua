@@ -123,7 +123,22 @@ local function ever_sent(r)
 	return r.steps ~= '' and string.find(r.steps, '[1-9]') ~= nil
 end
 
--- Closes an invoice as paid and counts how long it took.
+-- The latest instant a message about the invoice was sent (0 if never),
+-- from its history lines "<instant> sent <step> <command>".
+local function last_sent(id)
+	local latest = 0
+	local old = redis.call('HGET', cust, 'h:' .. id)
+	for _, line in ipairs(old and split(old, '\n') or {}) do
+		local at, what = string.match(line, '^(%d+) (%a+)')
+		if what == 'sent' and tonumber(at) > latest then
+			latest = tonumber(at)
+		end
+	end
+	return latest
+end
+
+-- Closes an invoice as paid and counts how long it took; a reminder sent
+-- after the payment happened counts in sent_after_paid (it must stay 0).
 local function close_paid(id, r, paid_at)
 	local was_open = r.st == 'o' or r.st == 'n' or r.st == 'd'
 	r.st = 'p'
@@ -131,6 +146,7 @@ local function close_paid(id, r, paid_at)
 	if not was_open then return end
 	bump('invoices_paid')
 	if ever_sent(r) then bump('paid_after_reminder') end
+	if last_sent(id) > paid_at then bump('sent_after_paid') end
 	if r.due > 0 then
 		bump('time_to_pay_days_sum',
 		     math.floor(paid_at / 86400000) - epoch_days(r.due))

@@ -88,6 +88,9 @@ static void produce_scenarios(void)
 	opted_in("c-button");
 	due_mar9("c-button", "S1");
 	wh_button(&run, tenant, "c-button", "wamid.button", "stop");
+	opted_in("c-late");
+	due_mar9("c-late", "L1");
+	due_mar9("c-late", "L2");
 	opted_in("c-chat");
 	due_mar9("c-chat", "T1");
 	wh_reply(&run, tenant, "c-chat", "wamid.chat", "D'acord, gràcies");
@@ -114,7 +117,7 @@ static int setup(void **state)
 	 * "nocons"; then wait a little more so that anything sent by
 	 * mistake shows up too. */
 	wh_reader_open(&run, &reader, "DUNNING_TOPIC_WHATSAPP_SEND");
-	wh_collect(&reader, NULL, &sends, 5, wh_real_until(NOTICE_AT) + 15000);
+	wh_collect(&reader, NULL, &sends, 6, wh_real_until(NOTICE_AT) + 15000);
 	wh_collect(&reader, NULL, &sends, 0, 2000);
 	wh_reader_close(&reader);
 	return 0;
@@ -281,6 +284,52 @@ static void test_undecodable_message_is_dead_lettered(void **state)
 	assert_int_equal(wh_count_for(&sends, "c-control"), 1);
 }
 
+/* A settling payment of invoice at occurred_ms, as the ERP dates it. */
+static void pay_at(const char *customer, const char *invoice,
+		   int64_t occurred_ms)
+{
+	Dunning__V1__PaymentReceived p = DUNNING__V1__PAYMENT_RECEIVED__INIT;
+	Dunning__V1__LedgerEvent e = DUNNING__V1__LEDGER_EVENT__INIT;
+	Dunning__V1__Money amount = DUNNING__V1__MONEY__INIT;
+	char payment[64], event[96];
+
+	snprintf(payment, sizeof(payment), "%s/settled", invoice);
+	snprintf(event, sizeof(event), "pay/%s", payment);
+	amount.minor_units = 50000;
+	amount.currency = "EUR";
+	p.invoice_id = (char *)invoice;
+	p.amount = &amount;
+	p.payment_id = payment;
+	e.body_case = DUNNING__V1__LEDGER_EVENT__BODY_PAYMENT_RECEIVED;
+	e.payment_received = &p;
+	e.tenant = tenant;
+	e.customer_id = (char *)customer;
+	e.event_id = event;
+	e.occurred_at_ms = occurred_ms;
+	wh_send(&run, "DUNNING_TOPIC_INVOICE_EVENTS", tenant, customer,
+		&e.base);
+}
+
+/* A payment made after the reminder counts as paid after reminder; one
+ * the ERP dates before a reminder that still went out is what
+ * sent_after_paid counts. */
+static void test_payments_after_a_reminder_are_counted(void **state)
+{
+	int64_t paid = wh_stat(&run, "invoices_paid");
+	int64_t after = wh_stat(&run, "paid_after_reminder");
+
+	(void)state;
+	assert_int_equal(wh_count_for(&sends, "c-late"), 1);
+	assert_int_equal(wh_stat(&run, "sent_after_paid"), 0);
+	pay_at("c-late", "L1", clock_now_ms());
+	pay_at("c-late", "L2", wh_instant(NOTICE_AT) - 3600000);
+	wh_flush(&run);
+	assert_int_equal(wh_wait_stat(&run, "invoices_paid", paid + 2, 5000),
+			 paid + 2);
+	assert_int_equal(wh_stat(&run, "paid_after_reminder"), after + 2);
+	assert_int_equal(wh_stat(&run, "sent_after_paid"), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -294,6 +343,7 @@ int main(void)
 		cmocka_unit_test(test_customer_without_opt_in_is_suppressed),
 		cmocka_unit_test(test_frequency_cap_holds_across_invoices),
 		cmocka_unit_test(test_undecodable_message_is_dead_lettered),
+		cmocka_unit_test(test_payments_after_a_reminder_are_counted),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
