@@ -74,7 +74,11 @@ run_one() {
 	if [ "$notok" -gt 0 ]; then
 		failures+=("$name")
 		echo "FAIL $name ($ok passed, $notok failed, $why)"
-		sed 's/^/    /' "$log" | tail -40
+		# The failed cases and their messages first, then the end of
+		# the log, where sanitizer reports land.
+		grep -E -A4 '^not ok' "$log" | sed 's/^/    /' | head -60
+		echo "    ..."
+		sed 's/^/    /' "$log" | tail -30
 	else
 		echo "ok   $name ($ok passed)"
 	fi
