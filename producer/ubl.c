@@ -321,6 +321,19 @@ static int read_customer(struct ubl_doc *d, const struct event *inv,
 			       d->why, sizeof(d->why));
 }
 
+/* libxml2's messages end in a newline and some span two lines; the
+ * reject file wants one: newlines become spaces, trailing ones go. */
+static void one_line(char *text)
+{
+	size_t n;
+
+	for (n = 0; text[n]; n++)
+		if (text[n] == '\n' || text[n] == '\r')
+			text[n] = ' ';
+	while (n && text[n - 1] == ' ')
+		text[--n] = '\0';
+}
+
 /* Parses the file and checks it is a UBL Invoice or CreditNote. */
 static int ubl_open(struct ubl_doc *d)
 {
@@ -333,10 +346,12 @@ static int ubl_open(struct ubl_doc *d)
 	d->xml = xmlReadFile(d->path, NULL, options);
 	if (!d->xml) {
 		error = xmlGetLastError();
-		return dn_fail(DN_ERR_DECODE, d->why, sizeof(d->why),
-			       "not well-formed XML: line %d: %.160s",
-			       error ? error->line : 0,
-			       error && error->message ? error->message : "");
+		dn_fail(DN_ERR_DECODE, d->why, sizeof(d->why),
+			"not well-formed XML: line %d: %.160s",
+			error ? error->line : 0,
+			error && error->message ? error->message : "");
+		one_line(d->why);
+		return DN_ERR_DECODE;
 	}
 	root = xmlDocGetRootElement(d->xml);
 	if (root && root->ns &&

@@ -851,6 +851,25 @@ static void test_ubl_repeated_single_elements_are_rejected(void **state)
 	release(&c);
 }
 
+/* libxml2's messages end in a newline (some hold two lines); the reject
+ * file keeps one line per rejection. */
+static void test_ubl_parser_errors_are_one_line_in_reject_file(void **state)
+{
+	struct import_options o = defaults();
+	struct capture c;
+
+	(void)state;
+	import_text(".xml",
+		    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+		    "<Invoice>caf\xE9</Invoice>\n",
+		    &o, &c);
+	assert_int_equal(c.sum.rejected, 1);
+	assert_non_null(strstr(c.rejects, "not well-formed XML: line 2: "));
+	assert_null(strchr(strchr(c.rejects, '\n') + 1, '\r'));
+	assert_string_equal(strchr(strchr(c.rejects, '\n') + 1, '\n'), "\n");
+	release(&c);
+}
+
 static void test_ubl_invalid_buyer_phone_rejects_only_the_customer(void **state)
 {
 	struct import_options o = defaults();
@@ -1168,6 +1187,8 @@ int main(void)
 			test_ubl_invalid_buyer_phone_rejects_only_the_customer),
 		cmocka_unit_test(
 			test_ubl_repeated_single_elements_are_rejected),
+		cmocka_unit_test(
+			test_ubl_parser_errors_are_one_line_in_reject_file),
 		cmocka_unit_test(test_ubl_external_entities_are_never_read),
 		cmocka_unit_test(test_jsonl_events_are_read_back_as_written),
 		cmocka_unit_test(
