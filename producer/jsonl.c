@@ -342,6 +342,10 @@ static int parse_invoice(json_t *b, const struct import_options *opts,
 	if ((due == EVENT_DUE_NONE) == has_due)
 		return fail_field(pe, "due_date", DN_ERR_INVALID,
 				  "does not agree with due_date_source");
+	if (has_due &&
+	    civil_to_days(ev->due_date) < civil_to_days(ev->issue_date))
+		return fail_field(pe, "due_date", DN_ERR_INVALID,
+				  "due before the issue date");
 	ev->due_source = (enum event_due_source)due;
 	ev->version = json_integer_value(json_object_get(b, "version"));
 	ev->not_dunnable = json_is_true(json_object_get(b, "not_dunnable"));

@@ -352,6 +352,10 @@ static int invoice_row(struct ledger_row *row, struct sink *sink,
 	    strcasecmp(disputed, "no") && strcasecmp(disputed, "false") &&
 	    strcmp(disputed, "0") && strcasecmp(disputed, "n"))
 		rc = row_fail(row, LEDGER_DISPUTED, "not yes or no");
+	if (!rc && inv.due_source == EVENT_DUE_EXPLICIT &&
+	    civil_to_days(inv.due_date) < civil_to_days(issue))
+		rc = row_fail(row, LEDGER_DUE_DATE,
+			      "due before the invoice date");
 	if (!rc && is_settled)
 		rc = row_date(row, LEDGER_SETTLED_DATE, &settled);
 	if (!rc && is_settled && civil_to_days(settled) < civil_to_days(issue))

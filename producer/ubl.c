@@ -255,6 +255,10 @@ static int read_invoice(struct ubl_doc *d, struct event *ev)
 	if (!rc && !present)
 		rc = dn_fail(DN_ERR_INVALID, d->why, sizeof(d->why), "missing");
 	rc = rc ? rc : read_due_date(d, ev);
+	if (!rc && ev->due_source != EVENT_DUE_NONE &&
+	    civil_to_days(ev->due_date) < civil_to_days(ev->issue_date))
+		rc = dn_fail(DN_ERR_INVALID, d->why, sizeof(d->why),
+			     "due before the issue date");
 	rc = rc ? rc : read_amount(d, ev);
 	rc = rc ? rc : read_buyer_id(d, ev);
 	rc = rc ? rc : read_payment_means(d, ev);

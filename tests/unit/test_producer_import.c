@@ -870,6 +870,51 @@ static void test_ubl_parser_errors_are_one_line_in_reject_file(void **state)
 	release(&c);
 }
 
+/* An invoice due before it was issued would be overdue, and dunned, from
+ * its first day: the row (or document, or line) is rejected instead. */
+static void test_due_date_before_issue_date_is_rejected(void **state)
+{
+	struct import_options o = defaults();
+	struct capture c;
+
+	(void)state;
+	import_text(
+		".csv",
+		"type,invoice_id,customer_id,date,due_date,amount,currency\n"
+		"invoice,F1,C1,2026-01-10,2026-01-09,1.00,EUR\n"
+		"invoice,F2,C1,2026-01-10,2026-01-10,1.00,EUR\n",
+		&o, &c);
+	assert_int_equal(c.sum.rejected, 1);
+	assert_non_null(strstr(c.rejects, "line 2,due_date,due before"));
+	assert_string_equal(
+		str(body_of(&c, "invoice_upserted", 0), "invoice_id"), "F2");
+	release(&c);
+
+	import_text(".xml",
+		    UBL_HEAD("Invoice") "<cbc:ID>D-1</cbc:ID><cbc:IssueDate>"
+					"2026-02-03</cbc:IssueDate>"
+					"<cbc:DueDate>2026-02-02</cbc:DueDate>"
+					"\n" UBL_BUYER("")
+						UBL_TOTAL("10") "</Invoice>\n",
+		    &o, &c);
+	assert_int_equal(c.sum.rejected, 1);
+	assert_non_null(strstr(c.rejects,
+			       "/Invoice/cbc:DueDate,cbc:DueDate,due "
+			       "before"));
+	release(&c);
+
+	import_text(".jsonl",
+		    "{\"customer_id\":\"C1\",\"occurred_at\":"
+		    "\"2026-01-10T12:00:00Z\",\"invoice_upserted\":{"
+		    "\"invoice_id\":\"F1\",\"issue_date\":\"2026-01-10\","
+		    "\"due_date\":\"2026-01-01\",\"amount\":{\"value\":"
+		    "\"12.30\",\"currency\":\"EUR\"}}}\n",
+		    &o, &c);
+	assert_int_equal(c.sum.rejected, 1);
+	assert_non_null(strstr(c.rejects, "line 1,due_date,due before"));
+	release(&c);
+}
+
 static void test_ubl_invalid_buyer_phone_rejects_only_the_customer(void **state)
 {
 	struct import_options o = defaults();
@@ -1169,6 +1214,7 @@ int main(void)
 			test_overlong_values_are_rejected_and_reasons_cut_whole),
 		cmocka_unit_test(
 			test_file_name_not_utf8_still_yields_valid_events),
+		cmocka_unit_test(test_due_date_before_issue_date_is_rejected),
 		cmocka_unit_test(test_ledger_payment_and_dispute_rows),
 		cmocka_unit_test(test_same_file_twice_gives_same_event_ids),
 		cmocka_unit_test(test_missing_mapped_column_fails_the_file),
