@@ -280,6 +280,23 @@ static bool record_is_blank(const struct csv_reader *r)
 	return r->count == 1 && r->record[0] == '\0' && !r->problem;
 }
 
+/* Reports invalid UTF-8 at offset bad of the record, naming its field. */
+static int bad_utf8(const struct csv_reader *r, struct csv_record *record,
+		    size_t bad, char *err, size_t errlen)
+{
+	size_t i, field = 0, start = 0;
+
+	for (i = 0; i < bad; i++)
+		if (r->record[i] == '\0') {
+			field++;
+			start = i + 1;
+		}
+	record->bad_field = (int)field;
+	return dn_fail(DN_ERR_DECODE, err, errlen,
+		       "invalid UTF-8 at byte %zu of field %zu",
+		       bad - start + 1, field + 1);
+}
+
 int csv_reader_next(struct csv_reader *r, struct csv_record *record, char *err,
 		    size_t errlen)
 {
@@ -289,6 +306,8 @@ int csv_reader_next(struct csv_reader *r, struct csv_record *record, char *err,
 		skip_bom(r);
 	if (!r->delimiter)
 		detect_delimiter(r);
+
+	record->bad_field = -1;
 
 	/* Read records until one that is not a blank line. */
 	do {
@@ -310,8 +329,7 @@ int csv_reader_next(struct csv_reader *r, struct csv_record *record, char *err,
 		return dn_fail(r->problem_err, err, errlen, "%s", r->problem);
 	bad = csv_utf8_check(r->record, r->record_len);
 	if (bad < r->record_len)
-		return dn_fail(DN_ERR_DECODE, err, errlen,
-			       "invalid UTF-8 at byte %zu of the record", bad);
+		return bad_utf8(r, record, bad, err, errlen);
 	return DN_OK;
 }
 

@@ -27,7 +27,8 @@ struct csv_reader;
 struct csv_record {
 	const char *const *fields;
 	size_t count;
-	long line; /* line number where the record starts, from 1 */
+	long line;     /* line number where the record starts, from 1 */
+	int bad_field; /* field (from 0) holding invalid UTF-8, else -1 */
 };
 
 /*
@@ -44,7 +45,7 @@ void csv_reader_free(struct csv_reader *r);
  * end of input; DN_ERR_DECODE for a bad record (invalid UTF-8, a stray
  * character after a closing quote, a quote never closed) and
  * DN_ERR_TOO_LARGE for one over the limits, with the reason in err and
- * record->line set: the caller reports it and calls again for the next;
+ * record->line (and, for invalid UTF-8, record->bad_field) set: the caller reports it and calls again for the next;
  * DN_ERR_IO if the stream fails.
  */
 int csv_reader_next(struct csv_reader *r, struct csv_record *record, char *err,

@@ -204,6 +204,17 @@ static void import_record(const char *path, const int *columns,
 	sink_event(sink, &ev);
 }
 
+/* The directory column read from field index (or "" if none is). */
+static const char *column_of(const int *columns, int index)
+{
+	int c;
+
+	for (c = 0; index >= 0 && c < COL_COUNT; c++)
+		if (columns[c] == index)
+			return column_names[c];
+	return "";
+}
+
 /* Binds the header; customer_id and phone are required columns. */
 static int bind_header(struct csv_reader *reader, int *columns,
 		       const char *path, char *err, size_t errlen)
@@ -251,7 +262,8 @@ int customers_import_file(const char *path, const struct import_options *opts,
 			break;
 		if (rc) {
 			snprintf(where, sizeof(where), "line %ld", rec.line);
-			sink_reject(sink, path, where, "", why);
+			sink_reject(sink, path, where,
+				    column_of(columns, rec.bad_field), why);
 		} else {
 			import_record(path, columns, &rec, opts, sink);
 		}

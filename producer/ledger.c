@@ -501,6 +501,17 @@ static int import_row(struct ledger_row *row, const struct csv_record *rec,
 			"not invoice, credit_note, payment or dispute");
 }
 
+/* The name of the mapped field read from column (or "" if none is). */
+static const char *column_name(const struct ledger_layout *layout, int column)
+{
+	int f;
+
+	for (f = 0; column >= 0 && f < LEDGER_FIELD_COUNT; f++)
+		if (layout->columns[f] == column)
+			return layout->names[f];
+	return "";
+}
+
 /* Reads the header and binds the layout to it. */
 static int read_header(struct csv_reader *reader, struct ledger_layout *layout,
 		       const char *path, char *err, size_t errlen)
@@ -558,6 +569,8 @@ int ledger_import_file(const char *path, const struct import_options *opts,
 		row.bad_field = "";
 		snprintf(row.origin, sizeof(row.origin), "%s:%ld", path,
 			 rec.line);
+		if (rc)
+			row.bad_field = column_name(&layout, rec.bad_field);
 		if (rc || import_row(&row, &rec, sink))
 			sink_reject(sink, path, where, row.bad_field, row.why);
 		sink_progress(sink, csv_reader_offset(reader), st.st_size);

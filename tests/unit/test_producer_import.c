@@ -380,10 +380,21 @@ static void test_invalid_utf8_row_is_rejected_and_rest_imported(void **state)
 		"invoice,F2,C2,2026-01-10,2026-02-09,2.00,EUR\n",
 		&o, &c);
 	assert_int_equal(c.sum.rejected, 1);
-	assert_non_null(strstr(c.rejects, "line 2,,invalid UTF-8"));
+	assert_non_null(strstr(c.rejects, "line 2,customer_id,invalid UTF-8"));
 	assert_int_equal(json_array_size(c.events), 1);
 	assert_string_equal(
 		str(body_of(&c, "invoice_upserted", 0), "invoice_id"), "F2");
+	release(&c);
+
+	/* The directory names the column too. */
+	import_text(".csv",
+		    "customer_id,name,phone,opt_in\n"
+		    "C1,Jos\xE9,612345678,opted_in\n"
+		    "C2,Ana,612345679,opted_in\n",
+		    &o, &c);
+	assert_int_equal(c.sum.rejected, 1);
+	assert_non_null(strstr(c.rejects, "line 2,name,invalid UTF-8"));
+	assert_int_equal(json_array_size(c.events), 1);
 	release(&c);
 }
 
