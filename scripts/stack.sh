@@ -122,6 +122,14 @@ cmd_stop() {
 	local pid start name
 	# Newest first: programs before the broker and Redis they use.
 	tac "$DIR/pids" | while read -r pid start name; do
+		# A "pid name" line from an older stack.sh: trust the pid,
+		# as it did.
+		case $start in
+		'' | *[!0-9]*)
+			name="$start${name:+ $name}"
+			start=$(start_time "$pid") || continue
+			;;
+		esac
 		# Gone, or its pid now belongs to someone else.
 		same_process "$pid" "$start" || continue
 		kill -TERM "$pid" 2>/dev/null || continue
