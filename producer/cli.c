@@ -447,8 +447,8 @@ static int report(const struct cli_args *a, const struct sink *sink,
 		" unreadable_files=%d\n",
 		sum.read, sum.published, sum.rejected, acknowledged, sum.failed,
 		files_failed);
-	if (sum.rejected)
-		fprintf(stderr, "rejected rows are in %s\n",
+	if (sum.rejected || files_failed)
+		fprintf(stderr, "rejected rows and files are in %s\n",
 			a->sink.reject_path);
 	return sum.rejected || unacknowledged || files_failed ? EXIT_REJECTED
 							      : 0;
@@ -481,6 +481,7 @@ static int cmd_import(struct cli_args *a, int argc, char **argv)
 		if (import_file(argv[2 + i], &a->import, sink, err,
 				sizeof(err))) {
 			log_error("CSV", "cannot import: %s", err);
+			sink_reject_file(sink, argv[2 + i], err);
 			failed++;
 		}
 	}

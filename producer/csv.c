@@ -24,7 +24,7 @@ struct csv_reader {
 	/* Input buffer. */
 	char chunk[CSV_READ_CHUNK];
 	size_t chunk_len, chunk_pos;
-	bool eof, started, skip_lf;
+	bool eof, started, skip_lf, utf16;
 	long long offset;
 	long line;
 
@@ -148,7 +148,8 @@ static void end_field(struct csv_reader *r)
 		r->starts[r->count] = r->record_len;
 }
 
-/* Skips the UTF-8 byte-order mark at the very start, if any. */
+/* Skips the UTF-8 byte-order mark at the very start, if any, and notes a
+ * UTF-16 one. */
 static void skip_bom(struct csv_reader *r)
 {
 	r->started = true;
@@ -158,6 +159,10 @@ static void skip_bom(struct csv_reader *r)
 		r->chunk_pos += 3;
 		r->offset += 3;
 	}
+	if (r->chunk_len - r->chunk_pos >= 2 &&
+	    (memcmp(r->chunk + r->chunk_pos, "\xFF\xFE", 2) == 0 ||
+	     memcmp(r->chunk + r->chunk_pos, "\xFE\xFF", 2) == 0))
+		r->utf16 = true;
 }
 
 /* Whether c ends the record; a CR swallows the LF after it. */
@@ -304,6 +309,16 @@ int csv_reader_next(struct csv_reader *r, struct csv_record *record, char *err,
 
 	if (!r->started)
 		skip_bom(r);
+	if (r->utf16) {
+		/* Nothing of it reads as rows: say so once, then stop. */
+		r->utf16 = false;
+		r->eof = true;
+		r->chunk_pos = r->chunk_len;
+		record->line = r->line;
+		record->count = 0;
+		return dn_fail(DN_ERR_DECODE, err, errlen,
+			       "the file is UTF-16 text: export it as UTF-8");
+	}
 	if (!r->delimiter)
 		detect_delimiter(r);
 

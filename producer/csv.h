@@ -4,7 +4,8 @@
  * Reads one record at a time from a stream: comma or semicolon delimiter
  * (or detected from the header line), fields in double quotes with "" for
  * a quote and embedded newlines, CRLF or LF line ends, an optional UTF-8
- * byte-order mark at the start. Every record is checked to be valid UTF-8.
+ * byte-order mark at the start. Every record is checked to be valid UTF-8;
+ * a file starting with a UTF-16 byte-order mark is refused as a whole.
  * Blank lines are skipped.
  *
  * Limits: a record holds at most CSV_RECORD_MAX bytes and CSV_FIELDS_MAX

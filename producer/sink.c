@@ -123,17 +123,10 @@ static void write_csv_field(FILE *out, const char *text, bool last)
 	fputc(last ? '\n' : ',', out);
 }
 
-void sink_reject(struct sink *s, const char *file, const char *location,
-		 const char *field, const char *reason)
+/* Appends one line to the reject file, opening it on first use. */
+static void write_reject(struct sink *s, const char *file, const char *location,
+			 const char *field, const char *reason)
 {
-	/* The reject file has them all; the log only the first few. */
-	s->counts.rejected++;
-	if (s->counts.rejected <= SINK_REJECTS_LOGGED)
-		log_warn("CSV", "rejected file=%s at=%s field=%s: %s", file,
-			 location, field && *field ? field : "-", reason);
-	if (s->counts.rejected == SINK_REJECTS_LOGGED)
-		log_warn("CSV",
-			 "further rejections go to the reject file only");
 	if (!s->rejects && s->opts.reject_path && *s->opts.reject_path) {
 		s->rejects = fopen(s->opts.reject_path, "w");
 		if (!s->rejects) {
@@ -150,6 +143,25 @@ void sink_reject(struct sink *s, const char *file, const char *location,
 	write_csv_field(s->rejects, location, false);
 	write_csv_field(s->rejects, field ? field : "", false);
 	write_csv_field(s->rejects, reason, true);
+}
+
+void sink_reject(struct sink *s, const char *file, const char *location,
+		 const char *field, const char *reason)
+{
+	/* The reject file has them all; the log only the first few. */
+	s->counts.rejected++;
+	if (s->counts.rejected <= SINK_REJECTS_LOGGED)
+		log_warn("CSV", "rejected file=%s at=%s field=%s: %s", file,
+			 location, field && *field ? field : "-", reason);
+	if (s->counts.rejected == SINK_REJECTS_LOGGED)
+		log_warn("CSV",
+			 "further rejections go to the reject file only");
+	write_reject(s, file, location, field, reason);
+}
+
+void sink_reject_file(struct sink *s, const char *file, const char *reason)
+{
+	write_reject(s, file, "file", "", reason);
 }
 
 void sink_count_read(struct sink *s)

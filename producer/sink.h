@@ -56,10 +56,10 @@ void sink_free(struct sink *s);
 
 /*
  * Takes one event: assigns its id if it has none, then publishes, prints
- * or keeps it for the replay. Bytes of ev->origin that are not UTF-8 (a
- * Latin-1 file name) become '?', as every string on the wire must be UTF-8. ev is copied as needed; the caller keeps it.
- * Returns 0, or an error (Kafka refused the message, out of memory) after
- * counting it as rejected.
+ * or keeps it for the replay. ev is copied as needed; the caller keeps it.
+ * Bytes of ev->origin that are not UTF-8 (a Latin-1 file name) become '?',
+ * as every string on the wire must be UTF-8. Returns 0, or an error (Kafka
+ * refused the message, out of memory) after counting it as rejected.
  */
 int sink_event(struct sink *s, struct event *ev);
 
@@ -69,6 +69,13 @@ int sink_event(struct sink *s, struct event *ev);
  */
 void sink_reject(struct sink *s, const char *file, const char *location,
 		 const char *field, const char *reason);
+
+/*
+ * Records in the reject file a file that could not be read at all (no
+ * header, a required column missing, not UTF-8): location "file", reason.
+ * Not counted as a rejected row; the caller counts unreadable files.
+ */
+void sink_reject_file(struct sink *s, const char *file, const char *reason);
 
 /* Counts one row or document read. */
 void sink_count_read(struct sink *s);

@@ -185,6 +185,30 @@ static void test_blank_lines_are_skipped(void **state)
 	close_text(&m);
 }
 
+/* A UTF-16 export (Excel's "Unicode text") is refused as such, not as a
+ * puzzling "NUL byte in record", and nothing of it is read as rows. */
+static void test_utf16_file_is_refused_by_name(void **state)
+{
+	static const char text[] = "\xFF\xFEi\0d\0\n\0001\0\n\0";
+	struct csv_record rec;
+	struct csv_reader *reader;
+	char err[128];
+	FILE *in;
+
+	(void)state;
+	in = fmemopen((void *)text, sizeof(text) - 1, "rb");
+	assert_non_null(in);
+	reader = csv_reader_new(in, 0);
+	assert_non_null(reader);
+	assert_int_equal(csv_reader_next(reader, &rec, err, sizeof(err)),
+			 DN_ERR_DECODE);
+	assert_non_null(strstr(err, "UTF-16"));
+	assert_int_equal(csv_reader_next(reader, &rec, err, sizeof(err)),
+			 DN_ERR_NOT_FOUND);
+	csv_reader_free(reader);
+	fclose(in);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -200,6 +224,7 @@ int main(void)
 		cmocka_unit_test(
 			test_too_many_fields_is_refused_then_next_row_read),
 		cmocka_unit_test(test_blank_lines_are_skipped),
+		cmocka_unit_test(test_utf16_file_is_refused_by_name),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -139,6 +139,40 @@ static void test_rejects_are_quoted_csv_and_stale_file_removed(void **state)
 	config_free(cfg);
 }
 
+/* A file that cannot be read at all is in the reject file too, so the
+ * file lists everything that did not get in; it is not a rejected row. */
+static void test_unreadable_file_is_in_reject_file_not_counted(void **state)
+{
+	struct config *cfg = testenv_config(NULL);
+	struct sink_options so = { true, false, NULL, NULL, false };
+	struct sink_summary sum;
+	struct sink *s;
+	char path[128], err[256], *text;
+
+	(void)state;
+	snprintf(path, sizeof(path), "/tmp/dn-sink-unreadable-%ld.csv",
+		 (long)getpid());
+	so.out = fopen("/dev/null", "w");
+	so.reject_path = path;
+	s = sink_new(cfg, &so, err, sizeof(err));
+	assert_non_null(s);
+	sink_reject_file(s, "export.csv",
+			 "column 'amount' is not in the header");
+	sink_summary(s, &sum);
+	assert_int_equal(sum.rejected, 0);
+	sink_finish(s, 1000);
+	sink_free(s);
+	text = testenv_read_file(path, NULL);
+	assert_non_null(text);
+	assert_string_equal(text, "file,location,field,reason\n"
+				  "export.csv,file,,column 'amount' is not in "
+				  "the header\n");
+	free(text);
+	unlink(path);
+	fclose(so.out);
+	config_free(cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -146,6 +180,8 @@ int main(void)
 			test_replay_publishes_in_time_order_when_clock_reaches),
 		cmocka_unit_test(
 			test_rejects_are_quoted_csv_and_stale_file_removed),
+		cmocka_unit_test(
+			test_unreadable_file_is_in_reject_file_not_counted),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
