@@ -39,10 +39,9 @@ static void produce(const char *customer, Dunning__V1__LedgerEvent *e)
 	e->customer_id = (char *)customer;
 	len = dunning__v1__ledger_event__pack(e, buf);
 	kafka_key_format(key, sizeof(key), "bench", customer);
-	if (kafka_producer_send(producer,
-				config_str(cfg, "DUNNING_TOPIC_INVOICE_EVENTS"),
-				key, strlen(key), buf, len, NULL, err,
-				sizeof(err))) {
+	if (kafka_producer_send(
+		    producer, config_str(cfg, "DUNNING_TOPIC_INVOICE_EVENTS"),
+		    key, strlen(key), buf, len, NULL, err, sizeof(err))) {
 		fprintf(stderr, "worker_load: %s\n", err);
 		exit(1);
 	}
@@ -86,7 +85,8 @@ static void invoices(long count, long n_customers)
 	due.day = 20;
 	u.kind = DUNNING__V1__DOCUMENT_KIND__DOCUMENT_KIND_INVOICE;
 	u.due_date = &due;
-	u.due_date_source = DUNNING__V1__DUE_DATE_SOURCE__DUE_DATE_SOURCE_EXPLICIT;
+	u.due_date_source =
+		DUNNING__V1__DUE_DATE_SOURCE__DUE_DATE_SOURCE_EXPLICIT;
 	u.amount = &amount;
 	u.version = 1;
 	e.body_case = DUNNING__V1__LEDGER_EVENT__BODY_INVOICE_UPSERTED;
@@ -120,11 +120,16 @@ static void seed(long count, int partitions, const char *due_ms)
 	for (i = 0; i < count; i++) {
 		int p = (int)(i % partitions);
 		const char *hset[] = {
-			"HSET", key, "cv", "1", "nm", "Ana Ruiz", "ph",
-			"+34600123456", "lc", "es-ES", "tz", "Europe/Madrid",
-			"oi", "1", field, "o|1|1|20260309|50000|EUR|0|0|0|",
+			"HSET", key,
+			"cv",	"1",
+			"nm",	"Ana Ruiz",
+			"ph",	"+34600123456",
+			"lc",	"es-ES",
+			"tz",	"Europe/Madrid",
+			"oi",	"1",
+			field,	"o|1|1|20260309|50000|EUR|0|0|0|",
 		};
-		const char *zadd[] = {"ZADD", queue, due_ms, member};
+		const char *zadd[] = { "ZADD", queue, due_ms, member };
 
 		snprintf(key, sizeof(key), "dn:{p%d}:c:bench/s%ld", p, i);
 		snprintf(field, sizeof(field), "i:S%07ld", i);
@@ -137,11 +142,12 @@ static void seed(long count, int partitions, const char *due_ms)
 
 int main(int argc, char **argv)
 {
-	const struct config_key *const tables[] = {config_common_keys, NULL};
+	const struct config_key *const tables[] = { config_common_keys, NULL };
 	char err[256];
 
 	if (argc >= 5 && strcmp(argv[1], "seed") == 0) {
-		seed(strtol(argv[2], NULL, 10), atoi(argv[3]), argv[4]);
+		seed(strtol(argv[2], NULL, 10), (int)strtol(argv[3], NULL, 10),
+		     argv[4]);
 		return 0;
 	}
 	cfg = config_load(tables, err, sizeof(err));
@@ -157,8 +163,9 @@ int main(int argc, char **argv)
 	else if (argc >= 4 && strcmp(argv[1], "invoices") == 0)
 		invoices(strtol(argv[2], NULL, 10), strtol(argv[3], NULL, 10));
 	else {
-		fprintf(stderr, "usage: worker_load customers N | invoices "
-				"COUNT CUSTOMERS | seed COUNT PARTITIONS DUE_MS\n");
+		fprintf(stderr,
+			"usage: worker_load customers N | invoices "
+			"COUNT CUSTOMERS | seed COUNT PARTITIONS DUE_MS\n");
 		return 2;
 	}
 	if (kafka_producer_flush(producer, 60000)) {

@@ -11,6 +11,7 @@
 #include "schedule.h"
 #include "state.h"
 #include "store.h"
+#include "workflow.h"
 
 #include "dunning/v1/ledger.pb-c.h"
 #include "dunning/v1/whatsapp.pb-c.h"
@@ -24,10 +25,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define APPLY_ARGS_MAX 20
-#define APPLY_CALL_BYTES 4096
+#define APPLY_ARGS_MAX	  20
+#define APPLY_CALL_BYTES  4096
 #define APPLY_PAYLOAD_MAX (256 * 1024)
-#define APPLY_TEXT_MAX 1024 /* reply text compared with opt-out words */
+#define APPLY_TEXT_MAX	  1024 /* reply text compared with opt-out words */
 
 extern const char apply_lua[];
 
@@ -45,6 +46,7 @@ struct apply {
 	const struct config *cfg;
 	struct store *store;
 	struct kafka_producer *producer;
+	const struct workflow *wf;
 	struct metrics *metrics;
 	char sha[41];
 	struct apply_call *calls;
@@ -142,8 +144,10 @@ static int reject(struct reject *r, const char *fmt, ...)
 static int check_id(struct reject *r, const char *what, const char *id)
 {
 	if (!state_id_valid(id))
-		return reject(r, "%s is empty, too long or has control "
-			      "characters", what);
+		return reject(r,
+			      "%s is empty, too long or has control "
+			      "characters",
+			      what);
 	return DN_OK;
 }
 
@@ -167,8 +171,8 @@ static bool currency_valid(const char *code)
 
 static bool date_valid(const Dunning__V1__Date *d)
 {
-	static const int days[] = {31, 29, 31, 30, 31, 30,
-				   31, 31, 30, 31, 30, 31};
+	static const int days[] = { 31, 29, 31, 30, 31, 30,
+				    31, 31, 30, 31, 30, 31 };
 
 	return d && d->year >= 1900 && d->year <= 9999 && d->month >= 1 &&
 	       d->month <= 12 && d->day >= 1 && d->day <= days[d->month - 1] &&
@@ -201,13 +205,15 @@ static void how_to_pay(struct apply_call *c,
 }
 
 static int invoice_upserted(struct apply *a, struct reject *r,
-			    int32_t partition, const Dunning__V1__LedgerEvent *e)
+			    int32_t partition,
+			    const Dunning__V1__LedgerEvent *e)
 {
 	const Dunning__V1__InvoiceUpserted *u = e->invoice_upserted;
 	const Dunning__V1__Money *amount = u->amount;
-	bool no_due = u->due_date_source ==
-			      DUNNING__V1__DUE_DATE_SOURCE__DUE_DATE_SOURCE_NONE ||
-		      !u->due_date;
+	bool no_due =
+		u->due_date_source ==
+			DUNNING__V1__DUE_DATE_SOURCE__DUE_DATE_SOURCE_NONE ||
+		!u->due_date;
 	struct apply_call *c;
 	bool not_dunnable;
 
@@ -215,19 +221,21 @@ static int invoice_upserted(struct apply *a, struct reject *r,
 		return DN_ERR_INVALID;
 	if (!amount || !currency_valid(amount->currency))
 		return reject(r, "invoice_upserted.amount: missing or not an "
-			      "ISO 4217 currency");
+				 "ISO 4217 currency");
 	if (!no_due && !date_valid(u->due_date))
 		return reject(r, "invoice_upserted.due_date: not a valid date");
-	not_dunnable = u->not_dunnable || amount->minor_units <= 0 ||
-		       u->kind == DUNNING__V1__DOCUMENT_KIND__DOCUMENT_KIND_CREDIT_NOTE;
+	not_dunnable =
+		u->not_dunnable || amount->minor_units <= 0 ||
+		u->kind ==
+			DUNNING__V1__DOCUMENT_KIND__DOCUMENT_KIND_CREDIT_NOTE;
 
 	c = call_begin(a, partition, e->tenant, e->customer_id, e->event_id,
 		       "invoice", u->invoice_id);
 	argf(c, "%" PRId64, u->version > 0 ? u->version : 0);
-	argf(c, "%d", no_due ? 0
-			     : u->due_date->year * 10000 +
-				       u->due_date->month * 100 +
-				       u->due_date->day);
+	argf(c, "%d",
+	     no_due ? 0
+		    : u->due_date->year * 10000 + u->due_date->month * 100 +
+			      u->due_date->day);
 	argf(c, "%" PRId64, amount->minor_units);
 	arg(c, amount->currency);
 	arg(c, not_dunnable ? "1" : "0");
@@ -243,7 +251,8 @@ static bool ends_with(const char *text, const char *suffix)
 }
 
 static int payment_received(struct apply *a, struct reject *r,
-			    int32_t partition, const Dunning__V1__LedgerEvent *e)
+			    int32_t partition,
+			    const Dunning__V1__LedgerEvent *e)
 {
 	const Dunning__V1__PaymentReceived *p = e->payment_received;
 	struct apply_call *c;
@@ -255,23 +264,22 @@ static int payment_received(struct apply *a, struct reject *r,
 		return reject(r, "payment_received.payment_id contains ','");
 	if (!p->amount || !currency_valid(p->amount->currency))
 		return reject(r, "payment_received.amount: missing or not an "
-			      "ISO 4217 currency");
+				 "ISO 4217 currency");
 	c = call_begin(a, partition, e->tenant, e->customer_id, e->event_id,
 		       "payment", p->invoice_id);
 	arg(c, p->payment_id);
 	argf(c, "%" PRId64, p->amount->minor_units);
 	arg(c, p->amount->currency);
-	argf(c, "%" PRId64, e->occurred_at_ms ? e->occurred_at_ms
-					      : clock_now_ms());
+	argf(c, "%" PRId64,
+	     e->occurred_at_ms ? e->occurred_at_ms : clock_now_ms());
 	arg(c, ends_with(p->payment_id, "/settled") ? "1" : "0");
 	return DN_OK;
 }
 
 /* Cancellation, dispute and its resolution: an invoice id and a flag. */
-static int invoice_change(struct apply *a, struct reject *r,
-			  int32_t partition, const Dunning__V1__LedgerEvent *e,
-			  const char *kind, const char *invoice_id,
-			  const char *flag)
+static int invoice_change(struct apply *a, struct reject *r, int32_t partition,
+			  const Dunning__V1__LedgerEvent *e, const char *kind,
+			  const char *invoice_id, const char *flag)
 {
 	struct apply_call *c;
 
@@ -291,14 +299,18 @@ static int customer_upserted(struct apply *a, struct reject *r,
 	struct apply_call *c;
 
 	if (!schedule_zone_valid(u->time_zone))
-		return reject(r, "customer_upserted.time_zone \"%.64s\" is not "
-			      "an IANA time zone", u->time_zone);
+		return reject(r,
+			      "customer_upserted.time_zone \"%.64s\" is not "
+			      "an IANA time zone",
+			      u->time_zone);
 	if (strlen(u->name) >= STATE_TEXT_MAX ||
 	    strlen(u->phone_e164) >= STATE_TEXT_MAX ||
 	    strlen(u->locale) >= STATE_TEXT_MAX ||
 	    strlen(u->segment) >= STATE_TEXT_MAX)
-		return reject(r, "customer_upserted: a field is longer than "
-			      "%d bytes", STATE_TEXT_MAX - 1);
+		return reject(r,
+			      "customer_upserted: a field is longer than "
+			      "%d bytes",
+			      STATE_TEXT_MAX - 1);
 	c = call_begin(a, partition, e->tenant, e->customer_id, e->event_id,
 		       "customer", "");
 	argf(c, "%" PRId64, u->version > 0 ? u->version : 0);
@@ -306,11 +318,11 @@ static int customer_upserted(struct apply *a, struct reject *r,
 	arg(c, u->phone_e164);
 	arg(c, u->locale);
 	arg(c, u->time_zone);
-	argf(c, "%d", u->opt_in == DUNNING__V1__OPT_IN_STATUS__OPT_IN_STATUS_OPTED_IN
-			      ? 1
-		      : u->opt_in == DUNNING__V1__OPT_IN_STATUS__OPT_IN_STATUS_OPTED_OUT
-			      ? 2
-			      : 0);
+	argf(c, "%d",
+	     u->opt_in == DUNNING__V1__OPT_IN_STATUS__OPT_IN_STATUS_OPTED_IN ? 1
+	     : u->opt_in == DUNNING__V1__OPT_IN_STATUS__OPT_IN_STATUS_OPTED_OUT
+		     ? 2
+		     : 0);
 	argf(c, "%" PRId64, u->opt_in_at_ms);
 	arg(c, u->segment);
 	return DN_OK;
@@ -362,8 +374,8 @@ static const char *status_word(Dunning__V1__DeliveryStatus status)
 	}
 }
 
-static int message_status(struct apply *a, struct reject *r,
-			  int32_t partition, const Dunning__V1__MessageEvent *e)
+static int message_status(struct apply *a, struct reject *r, int32_t partition,
+			  const Dunning__V1__MessageEvent *e)
 {
 	struct apply_call *c;
 
@@ -379,9 +391,8 @@ static int message_status(struct apply *a, struct reject *r,
 	return DN_OK;
 }
 
-static int message_reply(struct apply *a, struct reject *r,
-			 int32_t partition, const Dunning__V1__MessageEvent *e,
-			 bool stop)
+static int message_reply(struct apply *a, struct reject *r, int32_t partition,
+			 const Dunning__V1__MessageEvent *e, bool stop)
 {
 	struct apply_call *c;
 
@@ -408,9 +419,8 @@ static int message_event(struct apply *a, struct reject *r, int32_t partition,
 		return message_reply(a, r, partition, e,
 				     apply_is_opt_out(e->text->body));
 	case DUNNING__V1__MESSAGE_EVENT__BODY_BUTTON:
-		return message_reply(
-			a, r, partition, e,
-			strcmp(e->button->payload, "stop") == 0);
+		return message_reply(a, r, partition, e,
+				     strcmp(e->button->payload, "stop") == 0);
 	case DUNNING__V1__MESSAGE_EVENT__BODY_INTERACTIVE:
 		return message_reply(a, r, partition, e,
 				     strcmp(e->interactive->id, "stop") == 0);
@@ -425,15 +435,39 @@ static int message_event(struct apply *a, struct reject *r, int32_t partition,
 /* Whole messages that mean "stop sending me reminders", after folding to
  * lower case without accents or surrounding punctuation. */
 static const char *const opt_out_words[] = {
-	/* en */ "stop", "stop all", "stopall", "unsubscribe", "cancel",
-	"end", "quit", "opt out", "optout",
-	/* es */ "baja", "darme de baja", "dar de baja", "parar", "para",
-	"no mas", "detener", "cancelar",
-	/* ca */ "prou", "baixa", "donar-me de baixa", "atura", "aturar",
-	/* pt */ "pare", "sair", "descadastrar", "cancelar inscricao",
+	/* en */ "stop",
+	"stop all",
+	"stopall",
+	"unsubscribe",
+	"cancel",
+	"end",
+	"quit",
+	"opt out",
+	"optout",
+	/* es */ "baja",
+	"darme de baja",
+	"dar de baja",
+	"parar",
+	"para",
+	"no mas",
+	"detener",
+	"cancelar",
+	/* ca */ "prou",
+	"baixa",
+	"donar-me de baixa",
+	"atura",
+	"aturar",
+	/* pt */ "pare",
+	"sair",
+	"descadastrar",
+	"cancelar inscricao",
 	"nao quero mais",
-	/* fr */ "arret", "arreter", "desabonner", "se desabonner",
-	"desinscrire", "desinscription",
+	/* fr */ "arret",
+	"arreter",
+	"desabonner",
+	"se desabonner",
+	"desinscrire",
+	"desinscription",
 };
 
 /* Latin-1 supplement letters (UTF-8 0xC3 0x80..0xBF) to ASCII. */
@@ -454,8 +488,8 @@ static size_t fold(const char *text, char *out, size_t len)
 
 	for (; *p && n + 1 < len; p++) {
 		if (*p == 0xc3 && p[1]) {
-			out[n++] = (char)tolower(
-				(unsigned char)fold_accent(*++p));
+			out[n++] =
+				(char)tolower((unsigned char)fold_accent(*++p));
 		} else if (*p < 0x80) {
 			out[n++] = (char)tolower(*p);
 		}
@@ -493,8 +527,8 @@ static int script_sha(struct apply *a, char *err, size_t errlen)
 	unsigned char digest[EVP_MAX_MD_SIZE];
 	unsigned int len = 0, i;
 
-	if (!EVP_Digest(apply_lua, strlen(apply_lua), digest, &len,
-			EVP_sha1(), NULL))
+	if (!EVP_Digest(apply_lua, strlen(apply_lua), digest, &len, EVP_sha1(),
+			NULL))
 		return dn_fail(DN_ERR_INVALID, err, errlen,
 			       "cannot hash apply.lua");
 	for (i = 0; i < len && i < 20; i++)
@@ -504,7 +538,8 @@ static int script_sha(struct apply *a, char *err, size_t errlen)
 
 struct apply *apply_new(const struct config *cfg, struct store *store,
 			struct kafka_producer *producer,
-			struct metrics *metrics, char *err, size_t errlen)
+			const struct workflow *wf, struct metrics *metrics,
+			char *err, size_t errlen)
 {
 	struct apply *a = calloc(1, sizeof(*a));
 
@@ -516,6 +551,7 @@ struct apply *apply_new(const struct config *cfg, struct store *store,
 	a->cfg = cfg;
 	a->store = store;
 	a->producer = producer;
+	a->wf = wf;
 	a->metrics = metrics;
 	if (script_sha(a, err, errlen)) {
 		apply_free(a);
@@ -525,7 +561,8 @@ struct apply *apply_new(const struct config *cfg, struct store *store,
 				    "dunning_worker_events_applied_total",
 				    "events that changed state", NULL);
 	a->duplicates = metrics_series(
-		metrics, METRIC_COUNTER, "dunning_worker_events_duplicate_total",
+		metrics, METRIC_COUNTER,
+		"dunning_worker_events_duplicate_total",
 		"events already applied or stale (no change)", NULL);
 	a->dead_letters = metrics_series(
 		metrics, METRIC_COUNTER, "dunning_worker_dead_letters_total",
@@ -552,7 +589,8 @@ size_t apply_pending(const struct apply *a)
 static int dead_letter(struct apply *a, const rd_kafka_message_t *msg,
 		       const char *reason)
 {
-	log_warn("KAFKA", "message dead-lettered topic=%s partition=%d "
+	log_warn("KAFKA",
+		 "message dead-lettered topic=%s partition=%d "
 		 "offset=%" PRId64 " reason=\"%s\"",
 		 kafka_message_topic(msg), (int)kafka_message_partition(msg),
 		 kafka_message_offset(msg), reason);
@@ -575,13 +613,14 @@ static int decode(struct apply *a, const rd_kafka_message_t *msg,
 	if (len > APPLY_PAYLOAD_MAX)
 		return reject(r, "payload of %zu bytes exceeds %d", len,
 			      APPLY_PAYLOAD_MAX);
-	if (strcmp(topic, config_str(a->cfg, "DUNNING_TOPIC_WHATSAPP_EVENTS")) ==
-	    0) {
+	if (strcmp(topic,
+		   config_str(a->cfg, "DUNNING_TOPIC_WHATSAPP_EVENTS")) == 0) {
 		Dunning__V1__MessageEvent *e =
 			dunning__v1__message_event__unpack(NULL, len, payload);
 
 		if (!e)
-			return reject(r, "protobuf decode of MessageEvent failed");
+			return reject(r,
+				      "protobuf decode of MessageEvent failed");
 		rc = message_event(a, r, partition, e);
 		dunning__v1__message_event__free_unpacked(e, NULL);
 	} else {
@@ -589,7 +628,8 @@ static int decode(struct apply *a, const rd_kafka_message_t *msg,
 			dunning__v1__ledger_event__unpack(NULL, len, payload);
 
 		if (!e)
-			return reject(r, "protobuf decode of LedgerEvent failed");
+			return reject(r,
+				      "protobuf decode of LedgerEvent failed");
 		rc = ledger_event(a, r, partition, e);
 		dunning__v1__ledger_event__free_unpacked(e, NULL);
 	}
@@ -601,7 +641,7 @@ static int decode(struct apply *a, const rd_kafka_message_t *msg,
 
 int apply_add(struct apply *a, const rd_kafka_message_t *msg)
 {
-	struct reject r = {{0}};
+	struct reject r = { { 0 } };
 
 	if (a->count >= APPLY_BATCH_MAX)
 		return DN_ERR_TOO_LARGE; /* the caller flushes first */
@@ -614,7 +654,7 @@ int apply_add(struct apply *a, const rd_kafka_message_t *msg)
 /* Runs one call on its own, loading the script if the server lost it. */
 static redisReply *call_alone(struct apply *a, struct apply_call *c)
 {
-	const char *argv[] = {"SCRIPT", "LOAD", apply_lua};
+	const char *argv[] = { "SCRIPT", "LOAD", apply_lua };
 	redisReply *reply = store_command(a->store, 3, argv, NULL);
 
 	store_reply_free(reply);
@@ -642,6 +682,124 @@ static void count_reply(struct apply *a, struct apply_call *c,
 	store_reply_free(reply);
 }
 
+/* ---------------------------------------------------------------------- */
+/* Planning new invoices                                                    */
+
+/* Positions of apply.lua arguments in a call's argv (see call_begin). */
+enum {
+	ARG_CUSTOMER_HASH = 3,
+	ARG_KIND = 8,
+	ARG_CUSTOMER_KEY = 9,
+	ARG_INVOICE = 10,
+	ARG_NOW = 11,
+	ARG_DUE = 13,
+	ARG_AMOUNT = 14,
+	ARG_CURRENCY = 15,
+	ARG_NOT_DUNNABLE = 16,
+};
+
+/* Whether c upserts an invoice that may need planning. */
+static bool call_plannable(const struct apply_call *c)
+{
+	return c->argc > ARG_NOT_DUNNABLE &&
+	       strcmp(c->argv[ARG_KIND], "invoice") == 0 &&
+	       strcmp(c->argv[ARG_DUE], "0") != 0 &&
+	       strcmp(c->argv[ARG_NOT_DUNNABLE], "0") == 0;
+}
+
+static const char *reply_text(const redisReply *r, size_t i)
+{
+	if (r->type != REDIS_REPLY_ARRAY || i >= r->elements ||
+	    r->element[i]->type != REDIS_REPLY_STRING)
+		return NULL;
+	return r->element[i]->str;
+}
+
+/* Appends the first action of a new invoice to c when the customer's
+ * HMGET reply (tz, sg, oi, the invoice record) allows planning it. */
+static void plan_call(struct apply *a, struct apply_call *c,
+		      const redisReply *customer)
+{
+	const char *zone = reply_text(customer, 0);
+	const char *opt_in = reply_text(customer, 2);
+	long due = strtol(c->argv[ARG_DUE], NULL, 10);
+	struct schedule_facts facts = { 0 };
+	struct schedule_action action;
+	char tenant[STATE_ID_MAX];
+	const char *slash = strchr(c->argv[ARG_CUSTOMER_KEY], '/');
+
+	if (!zone || reply_text(customer, 3) || !slash ||
+	    (opt_in && strcmp(opt_in, "2") == 0))
+		return; /* unknown customer, known invoice, opted out */
+	snprintf(tenant, sizeof(tenant), "%.*s",
+		 (int)(slash - c->argv[ARG_CUSTOMER_KEY]),
+		 c->argv[ARG_CUSTOMER_KEY]);
+	facts.due_date.year = (int)(due / 10000);
+	facts.due_date.month = (int)(due / 100 % 100);
+	facts.due_date.day = (int)(due % 100);
+	facts.time_zone = zone;
+	facts.amount_minor = strtoll(c->argv[ARG_AMOUNT], NULL, 10);
+	facts.currency = c->argv[ARG_CURRENCY];
+	facts.segment = reply_text(customer, 1);
+	facts.now_ms = strtoll(c->argv[ARG_NOW], NULL, 10);
+	if (schedule_next(workflow_tenant(a->wf, tenant), &facts, &action, NULL,
+			  0))
+		return;
+	if (action.done)
+		arg(c, "0");
+	else
+		argf(c, "%" PRId64, action.fire_ms);
+}
+
+/*
+ * Plans the batch's new invoices of known customers: one pipeline of
+ * HMGET, then schedule_next in C. Best effort: on any failure the
+ * invoices are simply queued at now and the timer plans them.
+ */
+static void plan_new_invoices(struct apply *a)
+{
+	static const char *const fields[] = { "tz", "sg", "oi" };
+	size_t idx[APPLY_BATCH_MAX], n = 0, i;
+	char(*names)[STATE_ID_MAX + 2] = NULL;
+	const char *(*argv)[6] = NULL;
+	int argcs[APPLY_BATCH_MAX];
+	const char *const *argvs[APPLY_BATCH_MAX];
+	redisReply **replies = NULL;
+
+	for (i = 0; i < a->count; i++)
+		if (call_plannable(&a->calls[i]))
+			idx[n++] = i;
+	if (n == 0 || !a->wf)
+		return;
+	names = calloc(n, sizeof(*names));
+	argv = calloc(n, sizeof(*argv));
+	replies = calloc(n, sizeof(*replies));
+	if (!names || !argv || !replies)
+		goto out;
+	for (i = 0; i < n; i++) {
+		struct apply_call *c = &a->calls[idx[i]];
+
+		snprintf(names[i], sizeof(names[i]), "i:%s",
+			 c->argv[ARG_INVOICE]);
+		argv[i][0] = "HMGET";
+		argv[i][1] = c->argv[ARG_CUSTOMER_HASH];
+		memcpy(&argv[i][2], fields, sizeof(fields));
+		argv[i][5] = names[i];
+		argvs[i] = argv[i];
+		argcs[i] = 6;
+	}
+	if (store_pipeline(a->store, n, argcs, argvs, NULL, replies))
+		goto out;
+	for (i = 0; i < n; i++) {
+		plan_call(a, &a->calls[idx[i]], replies[i]);
+		store_reply_free(replies[i]);
+	}
+out:
+	free(names);
+	free(argv);
+	free(replies);
+}
+
 int apply_flush(struct apply *a, char *err, size_t errlen)
 {
 	int argcs[APPLY_BATCH_MAX];
@@ -652,6 +810,7 @@ int apply_flush(struct apply *a, char *err, size_t errlen)
 
 	if (a->count == 0)
 		return DN_OK;
+	plan_new_invoices(a);
 	replies = calloc(a->count, sizeof(*replies));
 	if (!replies)
 		return dn_fail(DN_ERR_NOMEM, err, errlen, "out of memory");

@@ -14,7 +14,13 @@
  * English, Portuguese and French) or the button payload "stop" records the
  * opt-out and takes every invoice of the customer out of the queue.
  *
- * One struct apply belongs to one thread (it owns no store: it borrows).
+ * A new invoice of a known customer is planned right away: its first
+ * action is computed from the workflow in the customer's time zone (read
+ * in one pipeline before the batch) and becomes its delay-queue score.
+ * Any other change queues the invoice at "now" for the timer to plan.
+ *
+ * One struct apply belongs to one thread (it owns no store: it borrows);
+ * that thread calls schedule_thread_release() before it exits.
  */
 #ifndef DUNNING_APPLY_H
 #define DUNNING_APPLY_H
@@ -30,16 +36,19 @@ struct config;
 struct kafka_producer;
 struct metrics;
 struct store;
+struct workflow;
 
 #define APPLY_BATCH_MAX 1024
 
 /*
- * store, producer (for dead letters) and metrics (may be NULL) are
- * borrowed for the life of the struct. Returns NULL with the reason.
+ * store, producer (for dead letters), wf (the workflow, to plan a new
+ * invoice's first action) and metrics (may be NULL) are borrowed for the
+ * life of the struct. Returns NULL with the reason.
  */
 struct apply *apply_new(const struct config *cfg, struct store *store,
 			struct kafka_producer *producer,
-			struct metrics *metrics, char *err, size_t errlen);
+			const struct workflow *wf, struct metrics *metrics,
+			char *err, size_t errlen);
 
 void apply_free(struct apply *a);
 

@@ -14,6 +14,8 @@
 -- KEYS[4] partition stats, KEYS[5] seen-marker of a message event
 -- ARGV[1] kind, ARGV[2] customer key "tenant/customer", ARGV[3] invoice id
 -- (or ""), ARGV[4] now on the product clock (ms), ARGV[5..] by kind.
+-- A new invoice comes planned when the worker knew the customer's zone;
+-- any other change is planned by the timer (queued at now).
 -- Returns 1 when the event changed state, 0 for a duplicate or stale one.
 
 local cust, queue, leases, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -163,6 +165,7 @@ local function invoice_upserted()
 	local amount, cur = tonumber(ARGV[7]), ARGV[8]
 	local not_dunnable, how = ARGV[9] == '1', ARGV[10]
 	local r = load(inv)
+	local new_invoice = r == nil
 
 	if r and r.st ~= 'u' and vcmp(ver, r.ver) <= 0 then return 0 end
 	local fresh = not r or r.st == 'u' or r.ver == '0'
@@ -189,8 +192,17 @@ local function invoice_upserted()
 	if how ~= '' then redis.call('HSET', cust, 'm:' .. inv, how) end
 
 	local opted_out = redis.call('HGET', cust, 'oi') == '2'
+	-- ARGV[11], when given for an invoice never seen, is its first action
+	-- as the worker planned it from the customer's zone: "0" for none.
+	local first = new_invoice and ARGV[11] or nil
 	if r.st == 'o' and due > 0 and not opted_out then
-		if changed or was ~= 'o' then plan(inv) end
+		if first == '0' then
+			unplan(inv)
+		elseif first and first ~= '' then
+			redis.call('ZADD', queue, first, ckey .. SEP .. inv)
+		elseif changed or was ~= 'o' then
+			plan(inv)
+		end
 	else
 		unplan(inv)
 	end

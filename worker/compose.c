@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define COMPOSE_PARAMS 6
-#define COMPOSE_ITEMS_MAX 64   /* invoices named in one message */
+#define COMPOSE_PARAMS	    6
+#define COMPOSE_ITEMS_MAX   64 /* invoices named in one message */
 #define COMPOSE_HISTORY_MAX 16
 
 size_t compose_main_step(const struct compose_item *items, size_t n)
@@ -120,7 +120,8 @@ static int param_amount(struct params *ps, const struct compose_item *items,
 	bool same = true;
 
 	for (i = 0; i < n; i++) {
-		same = same && strcmp(items[i].invoice->currency, currency) == 0;
+		same = same &&
+		       strcmp(items[i].invoice->currency, currency) == 0;
 		total += outstanding(items[i].invoice);
 	}
 	if (same) {
@@ -140,8 +141,9 @@ static int param_amount(struct params *ps, const struct compose_item *items,
 
 		if (rc)
 			return rc;
-		used += (size_t)snprintf(p->text + used, FORMAT_PARAM_MAX - used,
-					 "%s%s", i ? ", " : "", one);
+		used += (size_t)snprintf(p->text + used,
+					 FORMAT_PARAM_MAX - used, "%s%s",
+					 i ? ", " : "", one);
 		if (used >= FORMAT_PARAM_MAX)
 			return dn_fail(DN_ERR_TOO_LARGE, err, errlen,
 				       "amounts do not fit a parameter");
@@ -176,9 +178,9 @@ static int param_how(struct params *ps, const struct compose_item *items,
 		     size_t n, const char *locale, char *err, size_t errlen)
 {
 	Dunning__V1__TemplateParameter *p = param_add(ps, "how_to_pay");
-	struct format_payment pay = {0};
+	struct format_payment pay = { 0 };
 	char raw[STATE_HOW_MAX];
-	char *field[4] = {0};
+	char *field[4] = { 0 };
 	size_t i, k;
 
 	raw[0] = '\0';
@@ -245,7 +247,8 @@ int compose_command(const struct workflow_tenant *t,
 		    struct compose_out *out, char *err, size_t errlen)
 {
 	Dunning__V1__SendCommand cmd = DUNNING__V1__SEND_COMMAND__INIT;
-	const struct workflow_step *step = &t->steps[compose_main_step(items, n)];
+	const struct workflow_step *step =
+		&t->steps[compose_main_step(items, n)];
 	const struct workflow_template *tpl =
 		workflow_step_template(step, c->locale);
 	char *ids[COMPOSE_ITEMS_MAX];
@@ -257,8 +260,8 @@ int compose_command(const struct workflow_tenant *t,
 	if (!ps)
 		return dn_fail(DN_ERR_NOMEM, err, errlen, "out of memory");
 	n = n > COMPOSE_ITEMS_MAX ? COMPOSE_ITEMS_MAX : n;
-	rc = params_build(ps, t, c, step->kind == WORKFLOW_STEP_FINAL, items,
-			  n, err, errlen);
+	rc = params_build(ps, t, c, step->kind == WORKFLOW_STEP_FINAL, items, n,
+			  err, errlen);
 	if (rc)
 		goto out;
 	for (i = 0; i < n; i++) {
@@ -304,18 +307,19 @@ static size_t history_parse(const char *recent, char *copy, size_t len,
 		const char *word;
 		Dunning__V1__DeliveryStatus status;
 	} words[] = {
-		{"sent", DUNNING__V1__DELIVERY_STATUS__DELIVERY_STATUS_SENT},
-		{"delivered",
-		 DUNNING__V1__DELIVERY_STATUS__DELIVERY_STATUS_DELIVERED},
-		{"read", DUNNING__V1__DELIVERY_STATUS__DELIVERY_STATUS_READ},
-		{"failed", DUNNING__V1__DELIVERY_STATUS__DELIVERY_STATUS_FAILED},
+		{ "sent", DUNNING__V1__DELIVERY_STATUS__DELIVERY_STATUS_SENT },
+		{ "delivered",
+		  DUNNING__V1__DELIVERY_STATUS__DELIVERY_STATUS_DELIVERED },
+		{ "read", DUNNING__V1__DELIVERY_STATUS__DELIVERY_STATUS_READ },
+		{ "failed",
+		  DUNNING__V1__DELIVERY_STATUS__DELIVERY_STATUS_FAILED },
 	};
 	char *line = copy, *next;
 	size_t n = 0, k;
 
 	snprintf(copy, len, "%s", recent);
 	for (; line && *line && n < max; line = next) {
-		char *f[5] = {0};
+		char *f[5] = { 0 };
 		char *s = line;
 
 		next = strchr(line, '\n');

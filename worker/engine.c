@@ -25,31 +25,33 @@
 #include <string.h>
 #include <time.h>
 
-#define ENGINE_PARTITIONS_MAX 1024
-#define ENGINE_FLUSH_EVERY_MS 50    /* apply at least this often */
+#define ENGINE_PARTITIONS_MAX	  1024
+#define ENGINE_FLUSH_EVERY_MS	  50 /* apply at least this often */
 #define ENGINE_UNHEALTHY_AFTER_MS 10000
 
 const struct config_key engine_config_keys[] = {
-	{"DUNNING_WORKER_WORKFLOW", CONFIG_STRING, "deploy/workflow.yaml", 0, 0,
-	 NULL, false, false, "workflow file (YAML) with the rules per tenant"},
-	{"DUNNING_WORKER_TEMPLATES", CONFIG_STRING,
-	 "deploy/whatsapp-templates.json", 0, 0, NULL, false, false,
-	 "template catalogue the workflow is checked against"},
-	{"DUNNING_WORKER_GROUP", CONFIG_STRING, "dunning-worker", 0, 0, NULL,
-	 false, false, "consumer group of the workers"},
-	{"DUNNING_WORKER_HTTP_BIND", CONFIG_STRING, "127.0.0.1", 0, 0, NULL,
-	 false, false, "address of /metrics and /healthz"},
-	{"DUNNING_WORKER_HTTP_PORT", CONFIG_INT, "8082", 0, 65535, NULL, false,
-	 false, "port of /metrics and /healthz; 0 picks a free one"},
-	{"DUNNING_WORKER_LEASE_MS", CONFIG_INT, "30000", 200, 3600000, NULL,
-	 false, false, "real ms a claimed entry stays leased before another "
-	 "worker may claim it again"},
-	{"DUNNING_WORKER_CLAIM_BATCH", CONFIG_INT, "512", 1, 1024, NULL, false,
-	 false, "most delay-queue entries claimed per partition and call"},
-	{"DUNNING_WORKER_APPLY_BATCH", CONFIG_INT, "512", 1, 1024, NULL, false,
-	 false, "most events applied per Redis pipeline"},
-	{"DUNNING_WORKER_POLL_MS", CONFIG_INT, "100", 5, 1000, NULL, false,
-	 false, "most real ms the timer sleeps between looks at the queues"},
+	{ "DUNNING_WORKER_WORKFLOW", CONFIG_STRING, "deploy/workflow.yaml", 0,
+	  0, NULL, false, false,
+	  "workflow file (YAML) with the rules per tenant" },
+	{ "DUNNING_WORKER_TEMPLATES", CONFIG_STRING,
+	  "deploy/whatsapp-templates.json", 0, 0, NULL, false, false,
+	  "template catalogue the workflow is checked against" },
+	{ "DUNNING_WORKER_GROUP", CONFIG_STRING, "dunning-worker", 0, 0, NULL,
+	  false, false, "consumer group of the workers" },
+	{ "DUNNING_WORKER_HTTP_BIND", CONFIG_STRING, "127.0.0.1", 0, 0, NULL,
+	  false, false, "address of /metrics and /healthz" },
+	{ "DUNNING_WORKER_HTTP_PORT", CONFIG_INT, "8082", 0, 65535, NULL, false,
+	  false, "port of /metrics and /healthz; 0 picks a free one" },
+	{ "DUNNING_WORKER_LEASE_MS", CONFIG_INT, "30000", 200, 3600000, NULL,
+	  false, false,
+	  "real ms a claimed entry stays leased before another "
+	  "worker may claim it again" },
+	{ "DUNNING_WORKER_CLAIM_BATCH", CONFIG_INT, "512", 1, 1024, NULL, false,
+	  false, "most delay-queue entries claimed per partition and call" },
+	{ "DUNNING_WORKER_APPLY_BATCH", CONFIG_INT, "512", 1, 1024, NULL, false,
+	  false, "most events applied per Redis pipeline" },
+	{ "DUNNING_WORKER_POLL_MS", CONFIG_INT, "100", 5, 1000, NULL, false,
+	  false, "most real ms the timer sleeps between looks at the queues" },
 	CONFIG_KEY_END,
 };
 
@@ -88,7 +90,7 @@ struct engine {
 
 static void sleep_ms(int64_t ms)
 {
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
 
 	if (ms > 0)
 		nanosleep(&ts, NULL);
@@ -131,7 +133,7 @@ static void pending_add(struct engine *e, rd_kafka_message_t *msg)
 
 	if (apply_add(e->apply, msg))
 		log_error("KAFKA", "cannot dead-letter a bad message: it will "
-			  "be read again after a restart");
+				   "be read again after a restart");
 	if (apply_pending(e->apply) == before)
 		e->dead_lettered = true;
 	e->pending[e->n_pending++] = msg;
@@ -201,8 +203,8 @@ static int consume(struct engine *e)
 /* Timer loop                                                               */
 
 struct tick {
-	bool backlog;          /* a batch came back full: go again now */
-	int64_t wake_real_ms;  /* real instant something becomes due */
+	bool backlog;	      /* a batch came back full: go again now */
+	int64_t wake_real_ms; /* real instant something becomes due */
 };
 
 static void tick_partition(struct engine *e, int32_t p, struct tick *t)
@@ -218,8 +220,8 @@ static void tick_partition(struct engine *e, int32_t p, struct tick *t)
 		log_error("SCHED", "partition=%" PRId32 ": %s", p, err);
 		return;
 	}
-	if (res.claimed >= (size_t)config_int(e->cfg,
-					       "DUNNING_WORKER_CLAIM_BATCH"))
+	if (res.claimed >=
+	    (size_t)config_int(e->cfg, "DUNNING_WORKER_CLAIM_BATCH"))
 		t->backlog = true;
 	if (res.next_due_ms >= 0) {
 		int64_t at = clock_real_now_ms() +
@@ -237,7 +239,7 @@ static void *timer_main(void *arg)
 	struct engine *e = arg;
 
 	while (!atomic_load(&e->stop)) {
-		struct tick t = {false, INT64_MAX};
+		struct tick t = { false, INT64_MAX };
 		int64_t now, wait;
 		int32_t p;
 
@@ -287,8 +289,8 @@ static int connect_all(struct engine *e, char *err, size_t errlen)
 	};
 
 	e->apply_store = store_new(url, timeout, err, errlen);
-	e->fire_store = e->apply_store ? store_new(url, timeout, err, errlen)
-				       : NULL;
+	e->fire_store =
+		e->apply_store ? store_new(url, timeout, err, errlen) : NULL;
 	if (!e->fire_store)
 		return DN_ERR_REDIS;
 	e->dead_letters = kafka_producer_new(cfg, "dunning-worker-dlq", NULL,
@@ -298,8 +300,8 @@ static int connect_all(struct engine *e, char *err, size_t errlen)
 				   : NULL;
 	if (!e->sends)
 		return DN_ERR_KAFKA;
-	e->apply = apply_new(cfg, e->apply_store, e->dead_letters, e->metrics,
-			     err, errlen);
+	e->apply = apply_new(cfg, e->apply_store, e->dead_letters, e->wf,
+			     e->metrics, err, errlen);
 	e->fire = e->apply ? fire_new(cfg, e->fire_store, e->sends, e->wf,
 				      e->metrics, &fs, err, errlen)
 			   : NULL;
@@ -312,7 +314,7 @@ static int subscribe(struct engine *e, char *err, size_t errlen)
 		config_str(e->cfg, "DUNNING_TOPIC_INVOICE_EVENTS"),
 		config_str(e->cfg, "DUNNING_TOPIC_WHATSAPP_EVENTS"),
 	};
-	struct kafka_rebalance_hooks hooks = {on_assigned, on_revoked, e};
+	struct kafka_rebalance_hooks hooks = { on_assigned, on_revoked, e };
 
 	e->consumer = kafka_consumer_new(
 		e->cfg, config_str(e->cfg, "DUNNING_WORKER_GROUP"), topics, 2,
@@ -374,6 +376,7 @@ int engine_run(struct engine *e)
 	log_info("SCHED", "worker running group=%s",
 		 config_str(e->cfg, "DUNNING_WORKER_GROUP"));
 	rc = consume(e);
+	schedule_thread_release();
 	atomic_store(&e->stop, true);
 	pthread_join(e->timer, NULL);
 	e->timer_started = false;

@@ -47,8 +47,9 @@ static void args_add(struct args *a, const char *text, size_t n)
 	if (a->argc == a->max) {
 		int max = a->max ? a->max * 2 : 32;
 		size_t *offs = realloc(a->offs, sizeof(*offs) * (size_t)max);
-		size_t *lens = offs ? realloc(a->lens, sizeof(*lens) * (size_t)max)
-				    : NULL;
+		size_t *lens =
+			offs ? realloc(a->lens, sizeof(*lens) * (size_t)max)
+			     : NULL;
 
 		if (offs)
 			a->offs = offs;
@@ -94,9 +95,10 @@ static void args_fmt(struct args *a, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	args_add(a, text, n < 0 ? 0 : (size_t)n < sizeof(text)
-					      ? (size_t)n
-					      : sizeof(text) - 1);
+	args_add(a, text,
+		 n < 0			    ? 0
+		 : (size_t)n < sizeof(text) ? (size_t)n
+					    : sizeof(text) - 1);
 }
 
 static void args_release(struct args *a)
@@ -114,8 +116,8 @@ static void args_release(struct args *a)
 struct unit {
 	struct args args;
 	size_t n_invoices;
-	size_t count_at;  /* index of the invoice-count argument */
-	bool has_send;    /* committed only if its messages were acknowledged */
+	size_t count_at; /* index of the invoice-count argument */
+	bool has_send;	 /* committed only if its messages were acknowledged */
 };
 
 struct outgoing {
@@ -257,7 +259,7 @@ static int next_action(const struct customer_plan *p,
 		       const struct state_invoice *inv,
 		       struct schedule_action *out)
 {
-	struct schedule_facts facts = {0};
+	struct schedule_facts facts = { 0 };
 	char err[256];
 	int rc;
 
@@ -292,7 +294,7 @@ static int64_t next_after(const struct customer_plan *p,
 		return p->b->now + FIRE_RETRY_MS;
 	*after = *inv;
 	for (i = after->n_steps; i <= step && i < WORKFLOW_MAX_STEPS; i++)
-		after->steps[i] = (struct schedule_step_history){0, 0};
+		after->steps[i] = (struct schedule_step_history){ 0, 0 };
 	if (after->n_steps <= step)
 		after->n_steps = step + 1;
 	after->steps[step].done++;
@@ -331,7 +333,8 @@ static void snapshot_fill(const struct customer_plan *p,
 			  const struct candidate *cand,
 			  struct decide_snapshot *s)
 {
-	const struct workflow_step *step = &p->t->steps[cand->action.step_index];
+	const struct workflow_step *step =
+		&p->t->steps[cand->action.step_index];
 	const struct state_invoice *inv = cand->invoice;
 
 	memset(s, 0, sizeof(*s));
@@ -457,10 +460,10 @@ static int plan_begin(struct customer_plan *p, char **claimed_ids,
 		for (k = 0; k < n_claimed; k++)
 			if (strcmp(claimed_ids[k], c->invoices[i].id) == 0)
 				cand->claimed = true;
-		cand->planned = c->invoices[i].status == 'o' &&
-				c->invoices[i].has_due_date &&
-				next_action(p, &c->invoices[i],
-					    &cand->action) == 0;
+		cand->planned =
+			c->invoices[i].status == 'o' &&
+			c->invoices[i].has_due_date &&
+			next_action(p, &c->invoices[i], &cand->action) == 0;
 	}
 	return DN_OK;
 }
@@ -513,7 +516,8 @@ static void emit_task(struct customer_plan *p, const struct compose_item *items,
 		return;
 	if (compose_task(p->t, p->c, items, n, p->b->now, &o->msg, err,
 			 sizeof(err))) {
-		log_error("SCHED", "cannot build collector task customer=%s: %s",
+		log_error("SCHED",
+			  "cannot build collector task customer=%s: %s",
 			  p->customer_key, err);
 		p->b->n_out--;
 		return;
@@ -524,16 +528,18 @@ static void emit_task(struct customer_plan *p, const struct compose_item *items,
 }
 
 /* The commit of a sent message: every invoice advances past its step. */
-static void commit_sent(struct customer_plan *p, const struct compose_item *items,
-			size_t n, const struct compose_out *msg, bool final)
+static void commit_sent(struct customer_plan *p,
+			const struct compose_item *items, size_t n,
+			const struct compose_out *msg, bool final)
 {
 	char line[STATE_HIST_MAX / 2], stats[128], hist[COMPOSE_ID_MAX + 64];
 	struct unit *u;
 	size_t i, used;
 
-	used = (size_t)snprintf(line, sizeof(line), "%s%c%s%c%" PRId64 "%csent%c",
-				msg->id, STATE_SEP, msg->step, STATE_SEP,
-				p->b->now, STATE_SEP, STATE_SEP);
+	used = (size_t)snprintf(line, sizeof(line),
+				"%s%c%s%c%" PRId64 "%csent%c", msg->id,
+				STATE_SEP, msg->step, STATE_SEP, p->b->now,
+				STATE_SEP, STATE_SEP);
 	for (i = 0; i < n && used < sizeof(line); i++)
 		used += (size_t)snprintf(line + used, sizeof(line) - used,
 					 "%s%s", i ? "," : "",
@@ -571,8 +577,9 @@ static void emit_message(struct customer_plan *p, struct compose_item *items,
 		if (o)
 			p->b->n_out--;
 		for (i = 0; i < n; i++)
-			quiet_add(p, items[i].invoice, items[i].action.step_index,
-				  'p', p->b->now + FIRE_RETRY_MS, NULL);
+			quiet_add(p, items[i].invoice,
+				  items[i].action.step_index, 'p',
+				  p->b->now + FIRE_RETRY_MS, NULL);
 		return;
 	}
 	o->topic = config_str(f->cfg, "DUNNING_TOPIC_WHATSAPP_SEND");
@@ -664,7 +671,7 @@ static int sent_in_window(struct customer_plan *p)
 static void plan_customer(struct fire *f, struct batch *b,
 			  struct state_customer *c, char **ids, size_t n_ids)
 {
-	struct customer_plan p = {0};
+	struct customer_plan p = { 0 };
 	size_t i, k;
 
 	p.f = f;
@@ -852,7 +859,7 @@ static int produce_all(struct fire *f, struct batch *b, char *err,
 
 static int commit_load(struct fire *f)
 {
-	const char *argv[] = {"SCRIPT", "LOAD", commit_lua};
+	const char *argv[] = { "SCRIPT", "LOAD", commit_lua };
 	redisReply *reply = store_command(f->store, 3, argv, NULL);
 	int ok = reply && reply->type == REDIS_REPLY_STRING;
 
@@ -889,15 +896,15 @@ static bool noscript(const redisReply *r)
  * batch (it checks schedule versions and leases), so the pipeline may be
  * sent again after a reconnect.
  */
-static int commit_all(struct fire *f, struct batch *b, bool sends_ok,
-		      char *err, size_t errlen)
+static int commit_all(struct fire *f, struct batch *b, bool sends_ok, char *err,
+		      size_t errlen)
 {
 	size_t n = 0, i, k;
 	int rc = DN_ERR_NOMEM;
 	int *argcs = calloc(b->n_units + 1, sizeof(*argcs));
 	const char ***argvs = calloc(b->n_units + 1, sizeof(*argvs));
 	const size_t **lens = calloc(b->n_units + 1, sizeof(*lens));
-	char (*counts)[24] = calloc(b->n_units + 1, sizeof(*counts));
+	char(*counts)[24] = calloc(b->n_units + 1, sizeof(*counts));
 	redisReply **replies = calloc(b->n_units + 1, sizeof(*replies));
 
 	if (!argcs || !argvs || !lens || !counts || !replies)
@@ -926,8 +933,8 @@ static int commit_all(struct fire *f, struct batch *b, bool sends_ok,
 	for (i = 0; i < n && !rc; i++) {
 		if (noscript(replies[i]) && commit_load(f) == DN_OK) {
 			store_reply_free(replies[i]);
-			replies[i] = store_command(f->store, argcs[i],
-						   argvs[i], lens[i]);
+			replies[i] = store_command(f->store, argcs[i], argvs[i],
+						   lens[i]);
 		}
 		if (!replies[i] || replies[i]->type == REDIS_REPLY_ERROR)
 			rc = dn_fail(DN_ERR_REDIS, err, errlen,
@@ -951,7 +958,7 @@ out:
 int fire_partition(struct fire *f, int32_t partition, struct fire_result *res,
 		   char *err, size_t errlen)
 {
-	struct batch b = {0};
+	struct batch b = { 0 };
 	struct claimed_customer *groups = NULL;
 	char *ids = NULL;
 	size_t n_groups;
@@ -985,8 +992,10 @@ int fire_partition(struct fire *f, int32_t partition, struct fire_result *res,
 	/* Effectively once: acknowledged sends first, then the commit. */
 	sent = produce_all(f, &b, err, errlen);
 	if (sent)
-		log_warn("KAFKA", "sends not acknowledged, entries stay leased "
-			 "partition=%" PRId32 ": %s", partition, err);
+		log_warn("KAFKA",
+			 "sends not acknowledged, entries stay leased "
+			 "partition=%" PRId32 ": %s",
+			 partition, err);
 	rc = commit_all(f, &b, sent == DN_OK, err, errlen);
 	if (!rc && sent)
 		rc = DN_ERR_KAFKA;
@@ -1040,17 +1049,17 @@ struct fire *fire_new(const struct config *cfg, struct store *store,
 	f->claim_lag = metrics_series(
 		metrics, METRIC_GAUGE, "dunning_worker_claim_lag_ms",
 		"real ms between the oldest entry's instant and its claim, "
-		"last batch", NULL);
-	f->rtt = metrics_series(metrics, METRIC_GAUGE,
-				"dunning_worker_redis_rtt_us",
-				"round-trip time of the last Redis command", NULL);
+		"last batch",
+		NULL);
+	f->rtt = metrics_series(
+		metrics, METRIC_GAUGE, "dunning_worker_redis_rtt_us",
+		"round-trip time of the last Redis command", NULL);
 	f->tasks = metrics_series(metrics, METRIC_COUNTER,
 				  "dunning_worker_collector_tasks_total",
 				  "collector tasks produced", NULL);
-	f->errors = metrics_series(metrics, METRIC_COUNTER,
-				   "dunning_worker_fire_errors_total",
-				   "batches that failed and will be retried",
-				   NULL);
+	f->errors = metrics_series(
+		metrics, METRIC_COUNTER, "dunning_worker_fire_errors_total",
+		"batches that failed and will be retried", NULL);
 	return f;
 }
 

@@ -36,15 +36,15 @@ struct store;
 struct workflow;
 
 struct fire_settings {
-	int64_t lease_ms;      /* real ms an entry stays claimed */
-	size_t batch;          /* most entries claimed per call */
-	int flush_timeout_ms;  /* wait for acknowledgements at most this */
+	int64_t lease_ms;     /* real ms an entry stays claimed */
+	size_t batch;	      /* most entries claimed per call */
+	int flush_timeout_ms; /* wait for acknowledgements at most this */
 };
 
 struct fire_result {
-	size_t claimed;         /* entries claimed by this call */
-	int64_t next_due_ms;    /* earliest queued instant (product), or -1 */
-	int64_t next_lease_ms;  /* earliest lease expiry (real), or -1 */
+	size_t claimed;	       /* entries claimed by this call */
+	int64_t next_due_ms;   /* earliest queued instant (product), or -1 */
+	int64_t next_lease_ms; /* earliest lease expiry (real), or -1 */
 };
 
 /*

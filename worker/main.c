@@ -16,9 +16,9 @@ static struct workflow *load_workflow(const struct config *cfg)
 
 	if (workflow_load_file(config_str(cfg, "DUNNING_WORKER_WORKFLOW"), &wf,
 			       err, sizeof(err)) ||
-	    workflow_check_catalogue(wf, config_str(cfg,
-						    "DUNNING_WORKER_TEMPLATES"),
-				     err, sizeof(err))) {
+	    workflow_check_catalogue(
+		    wf, config_str(cfg, "DUNNING_WORKER_TEMPLATES"), err,
+		    sizeof(err))) {
 		log_error("CONF", "%s", err);
 		workflow_free(wf);
 		return NULL;
@@ -28,8 +28,8 @@ static struct workflow *load_workflow(const struct config *cfg)
 
 int main(void)
 {
-	const struct config_key *const tables[] = {config_common_keys,
-						   engine_config_keys, NULL};
+	const struct config_key *const tables[] = { config_common_keys,
+						    engine_config_keys, NULL };
 	struct workflow *wf = NULL;
 	struct engine *engine = NULL;
 	struct config *cfg;

@@ -55,12 +55,11 @@ static int claim_parse(const redisReply *reply, struct queue_claim *out)
 
 int queue_claim(struct store *store, int script, int32_t partition,
 		int64_t now_ms, int64_t real_now_ms, int64_t lease_ms,
-		size_t limit, struct queue_claim *out, char *err,
-		size_t errlen)
+		size_t limit, struct queue_claim *out, char *err, size_t errlen)
 {
 	char queue[STATE_KEY_MAX], leases[STATE_KEY_MAX];
 	char now[24], real_now[24], lease[24], max[24];
-	const char *argv[6] = {queue, leases, now, real_now, lease, max};
+	const char *argv[6] = { queue, leases, now, real_now, lease, max };
 	redisReply *reply;
 	int rc;
 
@@ -75,8 +74,7 @@ int queue_claim(struct store *store, int script, int32_t partition,
 		 limit > QUEUE_BATCH_MAX ? (size_t)QUEUE_BATCH_MAX : limit);
 
 	reply = store_eval(store, script, 2, 6, argv, NULL);
-	if (!reply || reply->type != REDIS_REPLY_ARRAY ||
-	    reply->elements < 2) {
+	if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 2) {
 		rc = dn_fail(DN_ERR_REDIS, err, errlen,
 			     "cannot claim from %s: %s", queue,
 			     reply && reply->type == REDIS_REPLY_ERROR

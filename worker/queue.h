@@ -21,16 +21,16 @@ struct store;
 
 /* One claimed entry. */
 struct queue_entry {
-	char *member;      /* "tenant/customer" SEP "invoice", owned */
+	char *member; /* "tenant/customer" SEP "invoice", owned */
 	size_t member_len;
-	int64_t due_ms;    /* its score; -1 when reclaimed from a dead lease */
+	int64_t due_ms; /* its score; -1 when reclaimed from a dead lease */
 };
 
 struct queue_claim {
 	struct queue_entry entries[QUEUE_BATCH_MAX];
 	size_t count;
-	int64_t next_due_ms;      /* earliest entry left in the queue, or -1 */
-	int64_t next_lease_ms;    /* earliest lease expiry (real), or -1 */
+	int64_t next_due_ms;   /* earliest entry left in the queue, or -1 */
+	int64_t next_lease_ms; /* earliest lease expiry (real), or -1 */
 };
 
 /* Registers claim.lua with store; returns the script index for

@@ -56,8 +56,9 @@ int state_member_split(const char *member, size_t len, char *customer_key,
 {
 	const char *sep = memchr(member, STATE_SEP, len);
 
-	if (!sep || copy_text(customer_key, STATE_ID_MAX * 2, member,
-			      (size_t)(sep - member)) ||
+	if (!sep ||
+	    copy_text(customer_key, STATE_ID_MAX * 2, member,
+		      (size_t)(sep - member)) ||
 	    copy_text(invoice_id, STATE_ID_MAX, sep + 1,
 		      len - (size_t)(sep - member) - 1))
 		return DN_ERR_INVALID;
@@ -69,8 +70,9 @@ int state_customer_key_split(const char *customer_key, char *tenant,
 {
 	const char *slash = strchr(customer_key, '/');
 
-	if (!slash || copy_text(tenant, STATE_ID_MAX, customer_key,
-				(size_t)(slash - customer_key)) ||
+	if (!slash ||
+	    copy_text(tenant, STATE_ID_MAX, customer_key,
+		      (size_t)(slash - customer_key)) ||
 	    copy_text(customer_id, STATE_ID_MAX, slash + 1, strlen(slash + 1)))
 		return DN_ERR_INVALID;
 	return DN_OK;
@@ -108,11 +110,10 @@ static void parse_due(struct state_invoice *inv, int64_t yyyymmdd)
 	inv->due_date.day = (int)(yyyymmdd % 100);
 }
 
-static int parse_invoice(struct state_invoice *inv, const char *raw,
-			 size_t len)
+static int parse_invoice(struct state_invoice *inv, const char *raw, size_t len)
 {
 	char copy[512];
-	char *fields[10] = {0};
+	char *fields[10] = { 0 };
 	char *p = copy;
 	size_t n = 0;
 
@@ -183,14 +184,15 @@ struct profile_field {
 	size_t size;
 };
 
-#define PROFILE(n, f)                                                        \
-	{n, offsetof(struct state_customer, f),                              \
-	 sizeof(((struct state_customer *)0)->f)}
+#define PROFILE(n, f)                                                          \
+	{                                                                      \
+		n, offsetof(struct state_customer, f),                         \
+			sizeof(((struct state_customer *)0)->f)                \
+	}
 
 static const struct profile_field profile_fields[] = {
-	PROFILE("nm", name),	 PROFILE("ph", phone),
-	PROFILE("lc", locale),	 PROFILE("tz", time_zone),
-	PROFILE("sg", segment),	 PROFILE("wa", wa_id),
+	PROFILE("nm", name),	  PROFILE("ph", phone),	  PROFILE("lc", locale),
+	PROFILE("tz", time_zone), PROFILE("sg", segment), PROFILE("wa", wa_id),
 };
 
 /* The recent sends, cut at a line end when longer than the buffer: the
@@ -257,8 +259,7 @@ int state_customer_parse(const redisReply *reply, const char *tenant,
 
 	memset(out, 0, sizeof(*out));
 	snprintf(out->tenant, sizeof(out->tenant), "%s", tenant);
-	snprintf(out->customer_id, sizeof(out->customer_id), "%s",
-		 customer_id);
+	snprintf(out->customer_id, sizeof(out->customer_id), "%s", customer_id);
 	if (!reply || reply->type != REDIS_REPLY_ARRAY)
 		return dn_fail(DN_ERR_REDIS, err, errlen,
 			       "customer %s/%s: unexpected reply", tenant,
@@ -281,7 +282,7 @@ int state_customer_load(struct store *store, int32_t partition,
 			struct state_customer *out, char *err, size_t errlen)
 {
 	char key[STATE_KEY_MAX];
-	const char *argv[2] = {"HGETALL", key};
+	const char *argv[2] = { "HGETALL", key };
 	redisReply *reply;
 	int rc;
 
@@ -297,8 +298,7 @@ int state_customer_load(struct store *store, int32_t partition,
 		store_reply_free(reply);
 		return rc;
 	}
-	rc = state_customer_parse(reply, tenant, customer_id, out, err,
-				  errlen);
+	rc = state_customer_parse(reply, tenant, customer_id, out, err, errlen);
 	store_reply_free(reply);
 	return rc;
 }

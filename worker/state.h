@@ -28,14 +28,14 @@
 struct store;
 typedef struct redisReply redisReply;
 
-#define STATE_SEP '\x1f'
-#define STATE_KEY_MAX 512       /* any worker key */
-#define STATE_ID_MAX 160        /* tenant, customer or invoice id + NUL */
-#define STATE_TEXT_MAX 256      /* name, locale, zone, ... + NUL */
-#define STATE_HOW_MAX 640       /* raw how-to-pay field + NUL */
+#define STATE_SEP	   '\x1f'
+#define STATE_KEY_MAX	   512	/* any worker key */
+#define STATE_ID_MAX	   160	/* tenant, customer or invoice id + NUL */
+#define STATE_TEXT_MAX	   256	/* name, locale, zone, ... + NUL */
+#define STATE_HOW_MAX	   640	/* raw how-to-pay field + NUL */
 #define STATE_INVOICES_MAX 1024 /* invoices of one customer read back */
-#define STATE_SENDS_MAX 16      /* recent sends kept per customer */
-#define STATE_HIST_MAX 4096     /* recent-sends text of a customer + NUL */
+#define STATE_SENDS_MAX	   16	/* recent sends kept per customer */
+#define STATE_HIST_MAX	   4096 /* recent-sends text of a customer + NUL */
 
 /* Writes "dn:{p<partition>}:<suffix>" into buf. Returns 0 or
  * DN_ERR_TOO_LARGE. */
@@ -53,8 +53,8 @@ bool state_id_valid(const char *id);
 /* One invoice as read back from its packed record. */
 struct state_invoice {
 	char id[STATE_ID_MAX];
-	char status;               /* o, p, c, d, n (not dunnable), u */
-	char version[24];          /* opaque, for logs */
+	char status;		   /* o, p, c, d, n (not dunnable), u */
+	char version[24];	   /* opaque, for logs */
 	char schedule_version[16]; /* as stored: commit.lua compares text */
 	struct workflow_date due_date;
 	bool has_due_date;
@@ -79,7 +79,7 @@ enum state_opt_in {
 struct state_customer {
 	char tenant[STATE_ID_MAX];
 	char customer_id[STATE_ID_MAX];
-	bool known;                /* a directory record was applied */
+	bool known; /* a directory record was applied */
 	char name[STATE_TEXT_MAX];
 	char phone[STATE_TEXT_MAX];
 	char locale[STATE_TEXT_MAX];
@@ -89,7 +89,7 @@ struct state_customer {
 	enum state_opt_in opt_in;
 	int64_t sends[STATE_SENDS_MAX]; /* instants of recent messages */
 	size_t n_sends;
-	char recent[STATE_HIST_MAX];    /* recent sends, see commit.lua */
+	char recent[STATE_HIST_MAX];	/* recent sends, see commit.lua */
 	struct state_invoice *invoices; /* owned */
 	size_t n_invoices;
 };

@@ -11,7 +11,7 @@
 #define SPEED 86400
 /* Due Thursday 5 March: alert 5 March, reminders 9 (the 8th is a
  * Sunday), 16 and 23 March, final 30 March at 10:00 Madrid. */
-#define FINAL_AT "2026-03-30T08:00:00Z"
+#define FINAL_AT    "2026-03-30T08:00:00Z"
 #define WATCH_UNTIL "2026-04-04T12:00:00Z"
 
 static struct wh_run run;
@@ -54,9 +54,9 @@ static void watch(void)
 	while (clock_real_now_ms() < until) {
 		wh_collect(&reader, tenant, &sends, 0, 100);
 		if (!delivered && wh_first_for(&sends, "c-silent")) {
-			status_delivered("c-silent",
-					 wh_first_for(&sends, "c-silent")
-						 ->command_id);
+			status_delivered(
+				"c-silent",
+				wh_first_for(&sends, "c-silent")->command_id);
 			delivered = 1;
 		}
 		if (!replied && wh_count_for(&sends, "c-replies") >= 3) {
@@ -76,8 +76,8 @@ static void read_task(void)
 
 	wh_reader_open(&run, &reader, "DUNNING_TOPIC_COLLECTIONS_TASKS");
 	while (!task && clock_real_now_ms() < until) {
-		rd_kafka_message_t *m = kafka_consumer_poll(reader.consumer,
-							    100);
+		rd_kafka_message_t *m =
+			kafka_consumer_poll(reader.consumer, 100);
 		Dunning__V1__CollectorTask *t;
 		const uint8_t *data;
 		size_t len;
@@ -97,7 +97,7 @@ static void read_task(void)
 
 static int setup(void **state)
 {
-	static const char *const customers[] = {"c-silent", "c-replies"};
+	static const char *const customers[] = { "c-silent", "c-replies" };
 	size_t i;
 
 	(void)state;
@@ -174,8 +174,9 @@ static void test_collector_task_carries_the_whole_story(void **state)
 	assert_true(task->invoices[0]->days_overdue >= 25);
 	assert_true(task->n_history >= 4);
 	/* The delivery reported for the first message is in the history. */
-	assert_int_equal(task->history[0]->last_status,
-			 DUNNING__V1__DELIVERY_STATUS__DELIVERY_STATUS_DELIVERED);
+	assert_int_equal(
+		task->history[0]->last_status,
+		DUNNING__V1__DELIVERY_STATUS__DELIVERY_STATUS_DELIVERED);
 	assert_true(wh_stat(&run, "delivered") >= 1);
 }
 
@@ -186,8 +187,7 @@ static void test_reply_resets_the_unanswered_count(void **state)
 	(void)state;
 	steps_of("c-replies", steps, sizeof(steps));
 	/* Reminders go on after the reply, but no final message yet. */
-	assert_string_equal(steps,
-			    "due reminder reminder reminder reminder");
+	assert_string_equal(steps, "due reminder reminder reminder reminder");
 	assert_true(wh_stat(&run, "replied") >= 1);
 }
 

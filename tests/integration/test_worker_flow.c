@@ -8,9 +8,9 @@
 
 /* 08:55 UTC is 09:55 in Madrid; the notice of an invoice due on 9 March
  * is planned for 10:00 local on 2 March, 5 real seconds after start. */
-#define START "2026-03-02T08:55:00Z"
+#define START	  "2026-03-02T08:55:00Z"
 #define NOTICE_AT "2026-03-02T09:00:00Z"
-#define SPEED 60
+#define SPEED	  60
 
 static struct wh_run run;
 static struct wh_worker worker;
@@ -30,23 +30,24 @@ static void opted_in(const char *customer)
 
 static void produce_garbage(void)
 {
-	static const uint8_t junk[] = {0xff, 0xff, 0xff, 0x07, 0x01};
+	static const uint8_t junk[] = { 0xff, 0xff, 0xff, 0x07, 0x01 };
 	char key[128], err[256];
 
 	snprintf(key, sizeof(key), "%s/c-control", tenant);
-	if (kafka_producer_send(run.producer,
-				config_str(run.cfg,
-					   "DUNNING_TOPIC_INVOICE_EVENTS"),
-				key, strlen(key), junk, sizeof(junk), NULL, err,
-				sizeof(err)))
+	if (kafka_producer_send(
+		    run.producer,
+		    config_str(run.cfg, "DUNNING_TOPIC_INVOICE_EVENTS"), key,
+		    strlen(key), junk, sizeof(junk), NULL, err, sizeof(err)))
 		fail_msg("produce: %s", err);
 }
 
 static void produce_scenarios(void)
 {
 	static const char *const stoppers[][2] = {
-		{"c-stop", "STOP"}, {"c-prou", "Prou!"}, {"c-arret", "Arrêt"},
-		{"c-baja", "baja"},
+		{ "c-stop", "STOP" },
+		{ "c-prou", "Prou!" },
+		{ "c-arret", "Arrêt" },
+		{ "c-baja", "baja" },
 	};
 	size_t i;
 
@@ -216,8 +217,8 @@ static void test_same_day_invoices_are_consolidated(void **state)
 
 static void test_opt_out_keywords_stop_every_reminder(void **state)
 {
-	static const char *const customers[] = {"c-stop", "c-prou", "c-arret",
-						"c-baja", "c-button"};
+	static const char *const customers[] = { "c-stop", "c-prou", "c-arret",
+						 "c-baja", "c-button" };
 	size_t i;
 
 	(void)state;
@@ -259,8 +260,8 @@ static void test_undecodable_message_is_dead_lettered(void **state)
 	(void)state;
 	wh_reader_open(&run, &reader, "DUNNING_TOPIC_DEADLETTER");
 	while (!found && clock_real_now_ms() < until) {
-		rd_kafka_message_t *m = kafka_consumer_poll(reader.consumer,
-							    100);
+		rd_kafka_message_t *m =
+			kafka_consumer_poll(reader.consumer, 100);
 		Dunning__V1__DeadLetter *d;
 		const uint8_t *data;
 		size_t len;
@@ -333,10 +334,13 @@ static void test_payments_after_a_reminder_are_counted(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_open_invoice_gets_localised_notice_at_ten),
+		cmocka_unit_test(
+			test_open_invoice_gets_localised_notice_at_ten),
 		cmocka_unit_test(test_paid_invoice_is_never_reminded),
-		cmocka_unit_test(test_dispute_and_cancellation_remove_the_reminder),
-		cmocka_unit_test(test_partial_payment_keeps_reminder_with_remainder),
+		cmocka_unit_test(
+			test_dispute_and_cancellation_remove_the_reminder),
+		cmocka_unit_test(
+			test_partial_payment_keeps_reminder_with_remainder),
 		cmocka_unit_test(test_update_reschedules_to_the_new_due_date),
 		cmocka_unit_test(test_same_day_invoices_are_consolidated),
 		cmocka_unit_test(test_opt_out_keywords_stop_every_reminder),

@@ -10,16 +10,18 @@
  * local on Wednesday 4 March: from 21:00 UTC on the 3rd (Auckland) to
  * 20:00 UTC on the 4th (Honolulu); a command may leave up to 12 hours
  * late (24 real seconds), more than a failover takes. */
-#define START "2026-03-03T18:00:00Z"
-#define SPEED 1800
-#define LAST_AT "2026-03-04T20:00:00Z"
+#define START	 "2026-03-03T18:00:00Z"
+#define SPEED	 1800
+#define LAST_AT	 "2026-03-04T20:00:00Z"
 #define PER_ZONE 10
 
 static const char *const zones[] = {
-	"Pacific/Auckland", "Australia/Sydney", "Asia/Tokyo",
-	"Asia/Kolkata",	    "Asia/Dubai",	"Europe/Helsinki",
-	"Europe/Madrid",    "UTC",		"America/Sao_Paulo",
-	"America/New_York", "America/Los_Angeles", "Pacific/Honolulu",
+	"Pacific/Auckland",    "Australia/Sydney",
+	"Asia/Tokyo",	       "Asia/Kolkata",
+	"Asia/Dubai",	       "Europe/Helsinki",
+	"Europe/Madrid",       "UTC",
+	"America/Sao_Paulo",   "America/New_York",
+	"America/Los_Angeles", "Pacific/Honolulu",
 };
 #define ZONES (sizeof(zones) / sizeof(*zones))
 
@@ -38,8 +40,9 @@ static void produce_customers(struct wh_run *run)
 	for (z = 0; z < ZONES; z++)
 		for (n = 0; n < PER_ZONE; n++) {
 			customer_name(z, n, customer, sizeof(customer));
-			wh_customer(run, tenant, customer, zones[z], "en-US",
-				    DUNNING__V1__OPT_IN_STATUS__OPT_IN_STATUS_OPTED_IN);
+			wh_customer(
+				run, tenant, customer, zones[z], "en-US",
+				DUNNING__V1__OPT_IN_STATUS__OPT_IN_STATUS_OPTED_IN);
 			wh_invoice(run, tenant, customer, "INV-1", 1, 2026, 3,
 				   4, 9900);
 		}

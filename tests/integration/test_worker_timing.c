@@ -9,7 +9,7 @@
 #include "queue.h"
 
 /* Real speed: 10:00 Madrid is 09:00 UTC, 12 s after the start. */
-#define START "2026-03-02T08:59:48Z"
+#define START	  "2026-03-02T08:59:48Z"
 #define NOTICE_AT "2026-03-02T09:00:00Z"
 
 static char tenant[64];
@@ -45,16 +45,22 @@ static void test_claims_only_due_entries_in_bounded_batches(void **state)
 	wh_run_init(&run, START, 1, 3, 5000);
 	s = queue_store(&run, &script);
 	for (i = 0; i < 10; i++) {
-		snprintf(member, sizeof(member), "t/c\x1f" "due-%d", i);
+		snprintf(member, sizeof(member),
+			 "t/c\x1f"
+			 "due-%d",
+			 i);
 		zadd(s, "dn:{p0}:q", now - 100 + i, member);
 	}
-	zadd(s, "dn:{p0}:q", now + 1, "t/c\x1f" "later");
+	zadd(s, "dn:{p0}:q", now + 1,
+	     "t/c\x1f"
+	     "later");
 
 	assert_int_equal(queue_claim(s, script, 0, now, 5000, 60000, 4, claim,
 				     err, sizeof(err)),
 			 0);
 	assert_int_equal(claim->count, 4);
-	assert_string_equal(claim->entries[0].member, "t/c\x1f" "due-0");
+	assert_string_equal(claim->entries[0].member, "t/c\x1f"
+						      "due-0");
 	assert_int_equal(claim->entries[0].due_ms, now - 100);
 	queue_claim_release(claim);
 	for (i = 0; i < 3; i++) {
@@ -82,7 +88,9 @@ static void test_expired_lease_is_claimed_again(void **state)
 	assert_non_null(claim);
 	wh_run_init(&run, START, 1, 4, 5000);
 	s = queue_store(&run, &script);
-	zadd(s, "dn:{p1}:q", 10, "t/c\x1f" "one");
+	zadd(s, "dn:{p1}:q", 10,
+	     "t/c\x1f"
+	     "one");
 	assert_int_equal(queue_claim(s, script, 1, 100, 1000, 500, 10, claim,
 				     err, sizeof(err)),
 			 0);
@@ -101,7 +109,8 @@ static void test_expired_lease_is_claimed_again(void **state)
 				     err, sizeof(err)),
 			 0);
 	assert_int_equal(claim->count, 1);
-	assert_string_equal(claim->entries[0].member, "t/c\x1f" "one");
+	assert_string_equal(claim->entries[0].member, "t/c\x1f"
+						      "one");
 	assert_int_equal(claim->entries[0].due_ms, -1);
 	queue_claim_release(claim);
 	free(claim);
@@ -125,8 +134,7 @@ static pid_t redis_pid(void)
 	return (pid_t)pid;
 }
 
-static void opted_in(struct wh_run *run, const char *customer,
-		     const char *zone)
+static void opted_in(struct wh_run *run, const char *customer, const char *zone)
 {
 	wh_customer(run, tenant, customer, zone, "es-ES",
 		    DUNNING__V1__OPT_IN_STATUS__OPT_IN_STATUS_OPTED_IN);
@@ -135,7 +143,7 @@ static void opted_in(struct wh_run *run, const char *customer,
 static void test_entry_added_while_asleep_is_served_on_time(void **state)
 {
 	const Dunning__V1__SendCommand *cmd;
-	struct wh_sends sends = {0};
+	struct wh_sends sends = { 0 };
 	struct wh_reader reader;
 	struct wh_worker worker;
 	struct wh_run run;
@@ -178,7 +186,7 @@ static void test_entry_added_while_asleep_is_served_on_time(void **state)
 static void test_redis_pause_delays_only_seconds(void **state)
 {
 	const Dunning__V1__SendCommand *cmd;
-	struct wh_sends sends = {0};
+	struct wh_sends sends = { 0 };
 	struct wh_reader reader;
 	struct wh_worker worker;
 	struct wh_run run;
@@ -214,9 +222,11 @@ static void test_redis_pause_delays_only_seconds(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_claims_only_due_entries_in_bounded_batches),
+		cmocka_unit_test(
+			test_claims_only_due_entries_in_bounded_batches),
 		cmocka_unit_test(test_expired_lease_is_claimed_again),
-		cmocka_unit_test(test_entry_added_while_asleep_is_served_on_time),
+		cmocka_unit_test(
+			test_entry_added_while_asleep_is_served_on_time),
 		cmocka_unit_test(test_redis_pause_delays_only_seconds),
 	};
 

@@ -69,7 +69,7 @@ struct wh_run {
 
 static inline void wh_sleep_ms(int64_t ms)
 {
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
 
 	nanosleep(&ts, NULL);
 }
@@ -238,7 +238,7 @@ static inline void wh_worker_stop(struct wh_worker *w, int sig)
 static inline int64_t wh_metric(const struct wh_worker *w, const char *series)
 {
 	char request[128], reply[65536], *at;
-	struct sockaddr_in addr = {0};
+	struct sockaddr_in addr = { 0 };
 	size_t used = 0;
 	ssize_t n;
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -343,7 +343,8 @@ static inline void wh_invoice(struct wh_run *run, const char *tenant,
 	u.invoice_id = (char *)invoice;
 	u.kind = DUNNING__V1__DOCUMENT_KIND__DOCUMENT_KIND_INVOICE;
 	u.due_date = &due;
-	u.due_date_source = DUNNING__V1__DUE_DATE_SOURCE__DUE_DATE_SOURCE_EXPLICIT;
+	u.due_date_source =
+		DUNNING__V1__DUE_DATE_SOURCE__DUE_DATE_SOURCE_EXPLICIT;
 	u.amount = &amount;
 	u.version = version;
 	u.payment_link = "https://pay.example/i";
@@ -458,8 +459,8 @@ static inline void wh_reader_open(struct wh_run *run, struct wh_reader *r,
 	const char *topic = config_str(run->cfg, topic_key);
 
 	testenv_unique("wr", group, sizeof(group));
-	r->consumer = kafka_consumer_new(run->cfg, group, &topic, 1, NULL,
-					 NULL, NULL, err, sizeof(err));
+	r->consumer = kafka_consumer_new(run->cfg, group, &topic, 1, NULL, NULL,
+					 NULL, err, sizeof(err));
 	if (!r->consumer)
 		fail_msg("consumer: %s", err);
 }
@@ -547,9 +548,8 @@ static inline int64_t wh_stat(struct wh_run *run, const char *field)
 	int p, parts = (int)config_int(run->cfg, "DUNNING_KAFKA_PARTITIONS");
 
 	for (p = 0; p < parts; p++) {
-		redisReply *r = store_commandf(run->redis,
-					       "HGET dn:{p%d}:stats %s", p,
-					       field);
+		redisReply *r = store_commandf(
+			run->redis, "HGET dn:{p%d}:stats %s", p, field);
 
 		if (r && r->type == REDIS_REPLY_STRING)
 			total += strtoll(r->str, NULL, 10);
@@ -570,7 +570,7 @@ static inline int64_t wh_queue_score(struct wh_run *run, const char *tenant,
 		 invoice);
 	for (p = 0; p < parts && score < 0; p++) {
 		char key[64];
-		const char *argv[3] = {"ZSCORE", key, member};
+		const char *argv[3] = { "ZSCORE", key, member };
 		redisReply *r;
 
 		snprintf(key, sizeof(key), "dn:{p%d}:q", p);
@@ -588,8 +588,7 @@ static inline int64_t wh_wait_stat(struct wh_run *run, const char *field,
 {
 	int64_t until = clock_real_now_ms() + wait_ms, v;
 
-	while ((v = wh_stat(run, field)) < want &&
-	       clock_real_now_ms() < until)
+	while ((v = wh_stat(run, field)) < want && clock_real_now_ms() < until)
 		wh_sleep_ms(50);
 	return v;
 }
