@@ -16,6 +16,7 @@
 #include <unicode/uloc.h>
 #include <unicode/ustring.h>
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -44,12 +45,32 @@ const char customers_header[] = "customer_id,name,phone,locale,time_zone,"
 				"opt_in,opt_in_at,opt_in_source,segment,"
 				"email";
 
+/* Copies text without surrounding spaces and tabs into buf (size len);
+ * false if it does not fit. */
+static bool trim_copy(const char *text, char *buf, size_t len)
+{
+	size_t n;
+
+	while (*text == ' ' || *text == '\t')
+		text++;
+	n = strlen(text);
+	while (n && (text[n - 1] == ' ' || text[n - 1] == '\t'))
+		n--;
+	if (n >= len)
+		return false;
+	memcpy(buf, text, n);
+	buf[n] = '\0';
+	return true;
+}
+
 static int column_index(const struct csv_record *header, const char *name)
 {
+	char trimmed[64];
 	size_t i;
 
 	for (i = 0; i < header->count; i++)
-		if (strcasecmp(header->fields[i], name) == 0)
+		if (trim_copy(header->fields[i], trimmed, sizeof(trimmed)) &&
+		    strcasecmp(trimmed, name) == 0)
 			return (int)i;
 	return -1;
 }
@@ -92,6 +113,7 @@ bool customers_valid_locale(const char *tag)
 /* A row's values by column, and what went wrong. */
 struct customer_row {
 	const char *values[COL_COUNT];
+	char texts[COL_COUNT][512];
 	const char *bad_field;
 	char why[256];
 };
@@ -180,6 +202,26 @@ static int parse_row(struct customer_row *row,
 	return DN_OK;
 }
 
+/* Fills the row's values, trimmed as the ledger's are, so that " C1 " is
+ * the customer the ledger calls "C1". */
+static int row_values(struct customer_row *row, const int *columns,
+		      const struct csv_record *rec)
+{
+	int c;
+
+	for (c = 0; c < COL_COUNT; c++) {
+		row->values[c] = row->texts[c];
+		row->texts[c][0] = '\0';
+		if (columns[c] < 0 || (size_t)columns[c] >= rec->count)
+			continue;
+		if (!trim_copy(rec->fields[columns[c]], row->texts[c],
+			       sizeof(row->texts[c])))
+			return row_fail(row, (enum column)c,
+					"longer than 511 bytes");
+	}
+	return DN_OK;
+}
+
 static void import_record(const char *path, const int *columns,
 			  const struct csv_record *rec,
 			  const struct import_options *opts, struct sink *sink)
@@ -187,16 +229,10 @@ static void import_record(const char *path, const int *columns,
 	struct customer_row row;
 	struct event ev;
 	char where[32];
-	int c;
 
 	snprintf(where, sizeof(where), "line %ld", rec->line);
 	row.bad_field = "";
-	for (c = 0; c < COL_COUNT; c++)
-		row.values[c] =
-			columns[c] >= 0 && (size_t)columns[c] < rec->count
-				? rec->fields[columns[c]]
-				: "";
-	if (parse_row(&row, opts, &ev)) {
+	if (row_values(&row, columns, rec) || parse_row(&row, opts, &ev)) {
 		sink_reject(sink, path, where, row.bad_field, row.why);
 		return;
 	}

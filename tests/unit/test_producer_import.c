@@ -590,6 +590,32 @@ static void test_directory_phone_in_national_format_becomes_e164(void **state)
 	release(&c);
 }
 
+/* Padded cells (fixed-width exports saved as CSV) are trimmed as in a
+ * ledger: " C1 " in the directory is the customer of the ledger's "C1",
+ * not another one whose invoices would never find their phone. */
+static void test_directory_values_are_trimmed_like_the_ledger(void **state)
+{
+	struct import_options o = defaults();
+	struct capture c;
+	char text[1024];
+	json_t *cust;
+
+	(void)state;
+	snprintf(text, sizeof(text),
+		 "%s C1 , Joan Puig ,612345678, ca-ES , Europe/Madrid ,"
+		 " opted_in , 2026-01-05T09:30:00Z ,web-form,prompt,\n",
+		 directory_header);
+	import_text(".csv", text, &o, &c);
+	assert_int_equal(c.sum.rejected, 0);
+	assert_string_equal(
+		str(event_of(&c, "customer_upserted", 0), "customer_id"), "C1");
+	cust = body_of(&c, "customer_upserted", 0);
+	assert_string_equal(str(cust, "name"), "Joan Puig");
+	assert_string_equal(str(cust, "opt_in"), "opted_in");
+	assert_string_equal(str(cust, "time_zone"), "Europe/Madrid");
+	release(&c);
+}
+
 static void test_directory_bad_values_are_rejected_with_reason(void **state)
 {
 	struct import_options o = defaults();
@@ -1231,6 +1257,8 @@ int main(void)
 		cmocka_unit_test(test_missing_mapped_column_fails_the_file),
 		cmocka_unit_test(
 			test_directory_phone_in_national_format_becomes_e164),
+		cmocka_unit_test(
+			test_directory_values_are_trimmed_like_the_ledger),
 		cmocka_unit_test(
 			test_directory_bad_values_are_rejected_with_reason),
 		cmocka_unit_test(test_ubl_invoice_with_due_date_buyer_and_iban),
