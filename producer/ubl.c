@@ -338,6 +338,14 @@ static void one_line(char *text)
 		text[--n] = '\0';
 }
 
+/* libxml2 prints some errors (I/O ones) whatever the options; the reason
+ * goes to the reject file instead, and lower layers never print. */
+static void quiet(void *ctx, const char *msg, ...)
+{
+	(void)ctx;
+	(void)msg;
+}
+
 /* Parses the file and checks it is a UBL Invoice or CreditNote. */
 static int ubl_open(struct ubl_doc *d)
 {
@@ -347,6 +355,7 @@ static int ubl_open(struct ubl_doc *d)
 	xmlNodePtr root;
 
 	snprintf(d->location, sizeof(d->location), "/");
+	xmlSetGenericErrorFunc(NULL, quiet);
 	d->xml = xmlReadFile(d->path, NULL, options);
 	if (!d->xml) {
 		error = xmlGetLastError();
@@ -411,6 +420,10 @@ int ubl_import_file(const char *path, const struct import_options *opts,
 	d.path = path;
 	d.opts = opts;
 	sink_count_read(sink);
+	if (!S_ISREG(st.st_mode)) {
+		sink_reject(sink, path, "/", "", "not a regular file");
+		return DN_OK;
+	}
 	if (st.st_size > UBL_FILE_MAX) {
 		sink_reject(sink, path, "/", "", "document larger than 32 MiB");
 		return DN_OK;

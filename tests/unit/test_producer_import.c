@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -952,6 +953,25 @@ static void test_due_date_before_issue_date_is_rejected(void **state)
 	release(&c);
 }
 
+/* A directory named like a document is rejected as what it is, and the
+ * parser is not asked to read it. */
+static void test_ubl_path_that_is_not_a_file_is_rejected(void **state)
+{
+	struct import_options o = defaults();
+	struct capture c;
+	char path[256];
+
+	(void)state;
+	snprintf(path, sizeof(path), "/tmp/dn-producer-test-%ld-dir.xml",
+		 (long)getpid());
+	assert_int_equal(mkdir(path, 0700), 0);
+	import_path(path, &o, &c); /* removes nothing: unlink fails on it */
+	rmdir(path);
+	assert_int_equal(c.sum.rejected, 1);
+	assert_non_null(strstr(c.rejects, "-dir.xml,/,,not a regular file"));
+	release(&c);
+}
+
 static void test_ubl_invalid_buyer_phone_rejects_only_the_customer(void **state)
 {
 	struct import_options o = defaults();
@@ -1274,6 +1294,7 @@ int main(void)
 			test_ubl_repeated_single_elements_are_rejected),
 		cmocka_unit_test(
 			test_ubl_parser_errors_are_one_line_in_reject_file),
+		cmocka_unit_test(test_ubl_path_that_is_not_a_file_is_rejected),
 		cmocka_unit_test(test_ubl_external_entities_are_never_read),
 		cmocka_unit_test(test_jsonl_events_are_read_back_as_written),
 		cmocka_unit_test(
