@@ -229,6 +229,36 @@ static int take_instant(json_t *obj, const char *key, int64_t *out,
 	return DN_OK;
 }
 
+/* An optional integer version: absent or null is 0 (then the instant). */
+static int take_version(json_t *obj, struct event *ev, struct parse_error *pe)
+{
+	json_t *value = json_object_get(obj, "version");
+
+	ev->version = 0;
+	if (!value || json_is_null(value))
+		return DN_OK;
+	if (!json_is_integer(value))
+		return fail_field(pe, "version", DN_ERR_INVALID,
+				  "not an integer");
+	ev->version = json_integer_value(value);
+	return DN_OK;
+}
+
+/* An optional boolean: absent or null is false. */
+static int take_flag(json_t *obj, const char *key, bool *out,
+		     struct parse_error *pe)
+{
+	json_t *value = json_object_get(obj, key);
+
+	*out = false;
+	if (!value || json_is_null(value))
+		return DN_OK;
+	if (!json_is_boolean(value))
+		return fail_field(pe, key, DN_ERR_INVALID, "not true or false");
+	*out = json_is_true(value);
+	return DN_OK;
+}
+
 /* {"minor_units": 5594, "currency": "USD"} or {"value": "55.94", …}. */
 static int take_money(json_t *obj, const struct import_options *opts,
 		      struct event *ev, struct parse_error *pe)
@@ -347,8 +377,13 @@ static int parse_invoice(json_t *b, const struct import_options *opts,
 		return fail_field(pe, "due_date", DN_ERR_INVALID,
 				  "due before the issue date");
 	ev->due_source = (enum event_due_source)due;
-	ev->version = json_integer_value(json_object_get(b, "version"));
-	ev->not_dunnable = json_is_true(json_object_get(b, "not_dunnable"));
+	rc = take_version(b, ev, pe);
+	rc = rc ? rc : take_flag(b, "not_dunnable", &ev->not_dunnable, pe);
+	if (!rc && means && !json_is_null(means) && !json_is_object(means))
+		rc = fail_field(pe, "payment_means", DN_ERR_INVALID,
+				"not an object");
+	if (rc)
+		return rc;
 	flag_not_dunnable(ev);
 	if (json_is_object(means)) {
 		rc = take_string(means, "iban", ev->iban, sizeof(ev->iban),
@@ -435,8 +470,7 @@ static int parse_customer(json_t *b, const struct import_options *opts,
 	if (phone[0] && phone_normalize(phone, opts->phone_region, ev->phone,
 					sizeof(ev->phone), why, sizeof(why)))
 		return fail_field(pe, "phone_e164", DN_ERR_INVALID, why);
-	ev->version = json_integer_value(json_object_get(b, "version"));
-	return DN_OK;
+	return take_version(b, ev, pe);
 }
 
 static int body_count(json_t *o)

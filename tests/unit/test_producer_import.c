@@ -1098,6 +1098,46 @@ static void test_jsonl_ambiguous_or_negative_events_are_rejected(void **state)
 	release(&c);
 }
 
+/* A member of the wrong type is an error, not a default: a
+ * "not_dunnable": "yes" read as false would dun the invoice. */
+static void test_jsonl_members_of_wrong_type_are_rejected(void **state)
+{
+	struct import_options o = defaults();
+	struct capture c;
+
+	(void)state;
+	import_text(".jsonl",
+		    "{\"customer_id\":\"C1\",\"occurred_at\":"
+		    "\"2026-01-10T12:00:00Z\",\"invoice_upserted\":{"
+		    "\"invoice_id\":\"F1\",\"issue_date\":\"2026-01-10\","
+		    "\"not_dunnable\":\"yes\",\"amount\":{\"value\":"
+		    "\"5.00\",\"currency\":\"EUR\"}}}\n"
+		    "{\"customer_id\":\"C1\",\"occurred_at\":"
+		    "\"2026-01-10T12:00:00Z\",\"invoice_upserted\":{"
+		    "\"invoice_id\":\"F2\",\"issue_date\":\"2026-01-10\","
+		    "\"version\":\"7\",\"amount\":{\"value\":"
+		    "\"5.00\",\"currency\":\"EUR\"}}}\n"
+		    "{\"customer_id\":\"C1\",\"occurred_at\":"
+		    "\"2026-01-10T12:00:00Z\",\"invoice_upserted\":{"
+		    "\"invoice_id\":\"F3\",\"issue_date\":\"2026-01-10\","
+		    "\"payment_means\":\"ES91 2100\",\"amount\":{\"value\":"
+		    "\"5.00\",\"currency\":\"EUR\"}}}\n"
+		    "{\"customer_id\":\"C1\",\"occurred_at\":"
+		    "\"2026-01-10T12:00:00Z\",\"invoice_upserted\":{"
+		    "\"invoice_id\":\"F4\",\"issue_date\":\"2026-01-10\","
+		    "\"not_dunnable\":true,\"version\":7,\"amount\":{"
+		    "\"value\":\"5.00\",\"currency\":\"EUR\"}}}\n",
+		    &o, &c);
+	assert_int_equal(c.sum.rejected, 3);
+	assert_non_null(strstr(c.rejects, "line 1,not_dunnable,"));
+	assert_non_null(strstr(c.rejects, "line 2,version,"));
+	assert_non_null(strstr(c.rejects, "line 3,payment_means,"));
+	assert_int_equal(json_array_size(c.events), 1);
+	assert_true(json_is_true(json_object_get(
+		body_of(&c, "invoice_upserted", 0), "not_dunnable")));
+	release(&c);
+}
+
 /* A pushed credit note or non-positive invoice is flagged as the CSV and
  * UBL readers flag it, whatever the line says. */
 static void
@@ -1303,6 +1343,7 @@ int main(void)
 			test_jsonl_ambiguous_or_negative_events_are_rejected),
 		cmocka_unit_test(
 			test_jsonl_credit_note_and_negative_invoice_not_dunnable),
+		cmocka_unit_test(test_jsonl_members_of_wrong_type_are_rejected),
 		cmocka_unit_test(
 			test_dry_run_output_reimports_to_the_same_events),
 	};
