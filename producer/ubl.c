@@ -346,23 +346,44 @@ static void quiet(void *ctx, const char *msg, ...)
 	(void)msg;
 }
 
+/* libxml2's first error in a document: the cause. The last one is often
+ * a consequence ("Extra content at the end of the document" after a text
+ * node over libxml2's 10 MB limit). */
+struct first_error {
+	bool seen;
+	int line;
+	char message[200];
+};
+
+static void keep_first_error(void *ctx, xmlErrorPtr error)
+{
+	struct first_error *first = ctx;
+
+	if (first->seen || !error || error->level < XML_ERR_ERROR)
+		return;
+	first->seen = true;
+	first->line = error->line;
+	snprintf(first->message, sizeof(first->message), "%s",
+		 error->message ? error->message : "");
+}
+
 /* Parses the file and checks it is a UBL Invoice or CreditNote. */
 static int ubl_open(struct ubl_doc *d)
 {
 	const int options =
 		XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING;
-	const xmlError *error;
+	struct first_error first = { false, 0, "" };
 	xmlNodePtr root;
 
 	snprintf(d->location, sizeof(d->location), "/");
 	xmlSetGenericErrorFunc(NULL, quiet);
+	xmlSetStructuredErrorFunc(&first, keep_first_error);
 	d->xml = xmlReadFile(d->path, NULL, options);
+	xmlSetStructuredErrorFunc(NULL, NULL);
 	if (!d->xml) {
-		error = xmlGetLastError();
 		dn_fail(DN_ERR_DECODE, d->why, sizeof(d->why),
-			"not well-formed XML: line %d: %.160s",
-			error ? error->line : 0,
-			error && error->message ? error->message : "");
+			"not well-formed XML: line %d: %.160s", first.line,
+			first.seen ? first.message : "cannot be read");
 		one_line(d->why);
 		return DN_ERR_DECODE;
 	}

@@ -972,6 +972,34 @@ static void test_ubl_path_that_is_not_a_file_is_rejected(void **state)
 	release(&c);
 }
 
+/* The reject file gives libxml2's first error, the cause, not the last
+ * one: an embedded attachment over libxml2's 10 MB text limit is "huge
+ * text node", not "Extra content at the end of the document". */
+static void test_ubl_parser_reports_its_first_error(void **state)
+{
+	struct import_options o = defaults();
+	struct capture c;
+	char path[256], chunk[65536];
+	FILE *f;
+	int i;
+
+	(void)state;
+	snprintf(path, sizeof(path), "/tmp/dn-producer-test-%ld-big.xml",
+		 (long)getpid());
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	fputs(UBL_HEAD("Invoice") "<cbc:ID>B-1</cbc:ID><cbc:Note>", f);
+	memset(chunk, 'A', sizeof(chunk));
+	for (i = 0; i < 176; i++) /* 11 MiB */
+		fwrite(chunk, 1, sizeof(chunk), f);
+	fputs("</cbc:Note></Invoice>\n", f);
+	fclose(f);
+	import_path(path, &o, &c);
+	assert_int_equal(c.sum.rejected, 1);
+	assert_non_null(strstr(c.rejects, "huge text node"));
+	release(&c);
+}
+
 static void test_ubl_invalid_buyer_phone_rejects_only_the_customer(void **state)
 {
 	struct import_options o = defaults();
@@ -1335,6 +1363,7 @@ int main(void)
 		cmocka_unit_test(
 			test_ubl_parser_errors_are_one_line_in_reject_file),
 		cmocka_unit_test(test_ubl_path_that_is_not_a_file_is_rejected),
+		cmocka_unit_test(test_ubl_parser_reports_its_first_error),
 		cmocka_unit_test(test_ubl_external_entities_are_never_read),
 		cmocka_unit_test(test_jsonl_events_are_read_back_as_written),
 		cmocka_unit_test(
