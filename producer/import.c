@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 int import_format_parse(const char *name)
 {
@@ -34,16 +35,22 @@ static bool has_extension(const char *path, const char *ext)
 	return n > e && strcasecmp(path + n - e, ext) == 0;
 }
 
-/* A CSV whose header is the customer directory's is one. */
+/* A CSV whose header is the customer directory's is one. A pipe (a
+ * shell's /dev/stdin or <(...)) can be read only once: it is not sniffed,
+ * which would swallow it, and is read as a ledger unless --format says. */
 static enum import_format sniff_csv(const char *path, char delimiter)
 {
 	enum import_format format = IMPORT_CSV;
 	struct csv_reader *reader;
 	struct csv_record header;
-	FILE *in = fopen(path, "rb");
+	struct stat st;
+	FILE *in;
 
+	if (stat(path, &st) || !S_ISREG(st.st_mode))
+		return IMPORT_CSV; /* the reader reports any error */
+	in = fopen(path, "rb");
 	if (!in)
-		return IMPORT_CSV; /* the reader reports the error */
+		return IMPORT_CSV;
 	reader = csv_reader_new(in, delimiter);
 	if (reader && csv_reader_next(reader, &header, NULL, 0) == DN_OK &&
 	    customers_header_matches(&header))

@@ -441,8 +441,8 @@ int ubl_import_file(const char *path, const struct import_options *opts,
 	d.path = path;
 	d.opts = opts;
 	sink_count_read(sink);
-	if (!S_ISREG(st.st_mode)) {
-		sink_reject(sink, path, "/", "", "not a regular file");
+	if (S_ISDIR(st.st_mode)) {
+		sink_reject(sink, path, "/", "", "is a directory");
 		return DN_OK;
 	}
 	if (st.st_size > UBL_FILE_MAX) {

@@ -493,6 +493,33 @@ static void test_file_name_not_utf8_still_yields_valid_events(void **state)
 	release(&c);
 }
 
+/* A ledger piped in (/dev/stdin, a shell's <(...)) can be read once only:
+ * guessing its format must not swallow it. */
+static void test_piped_ledger_is_read_not_swallowed_by_detection(void **state)
+{
+	static const char text[] =
+		"type,invoice_id,customer_id,date,amount,currency\n"
+		"invoice,F1,C1,2026-01-10,1.00,EUR\n"
+		"invoice,F2,C1,2026-01-10,2.00,EUR\n";
+	struct import_options o = defaults();
+	struct capture c;
+	char path[64];
+	int fds[2];
+
+	(void)state;
+	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(write(fds[1], text, sizeof(text) - 1),
+			 (ssize_t)(sizeof(text) - 1));
+	close(fds[1]);
+	snprintf(path, sizeof(path), "/dev/fd/%d", fds[0]);
+	import_path(path, &o, &c);
+	close(fds[0]);
+	assert_int_equal(c.rc, 0);
+	assert_int_equal(c.sum.read, 2);
+	assert_int_equal(json_array_size(c.events), 2);
+	release(&c);
+}
+
 static void test_ledger_payment_and_dispute_rows(void **state)
 {
 	struct import_options o = defaults();
@@ -955,7 +982,7 @@ static void test_due_date_before_issue_date_is_rejected(void **state)
 
 /* A directory named like a document is rejected as what it is, and the
  * parser is not asked to read it. */
-static void test_ubl_path_that_is_not_a_file_is_rejected(void **state)
+static void test_ubl_path_that_is_a_directory_is_rejected(void **state)
 {
 	struct import_options o = defaults();
 	struct capture c;
@@ -968,7 +995,7 @@ static void test_ubl_path_that_is_not_a_file_is_rejected(void **state)
 	import_path(path, &o, &c); /* removes nothing: unlink fails on it */
 	rmdir(path);
 	assert_int_equal(c.sum.rejected, 1);
-	assert_non_null(strstr(c.rejects, "-dir.xml,/,,not a regular file"));
+	assert_non_null(strstr(c.rejects, "-dir.xml,/,,is a directory"));
 	release(&c);
 }
 
@@ -1340,6 +1367,8 @@ int main(void)
 		cmocka_unit_test(
 			test_file_name_not_utf8_still_yields_valid_events),
 		cmocka_unit_test(test_due_date_before_issue_date_is_rejected),
+		cmocka_unit_test(
+			test_piped_ledger_is_read_not_swallowed_by_detection),
 		cmocka_unit_test(test_ledger_payment_and_dispute_rows),
 		cmocka_unit_test(test_same_file_twice_gives_same_event_ids),
 		cmocka_unit_test(test_missing_mapped_column_fails_the_file),
@@ -1362,7 +1391,7 @@ int main(void)
 			test_ubl_repeated_single_elements_are_rejected),
 		cmocka_unit_test(
 			test_ubl_parser_errors_are_one_line_in_reject_file),
-		cmocka_unit_test(test_ubl_path_that_is_not_a_file_is_rejected),
+		cmocka_unit_test(test_ubl_path_that_is_a_directory_is_rejected),
 		cmocka_unit_test(test_ubl_parser_reports_its_first_error),
 		cmocka_unit_test(test_ubl_external_entities_are_never_read),
 		cmocka_unit_test(test_jsonl_events_are_read_back_as_written),
