@@ -202,7 +202,9 @@ static bool step_quoted(struct csv_reader *r, enum csv_state *state, int c)
 			*state = QUOTE_IN_QUOTED;
 		else
 			append_byte(r, (char)c);
-		if (c == '\n')
+		/* A line end inside quotes: LF, CRLF (counted at its LF)
+		 * or a CR alone, as old Mac exports write. */
+		if (c == '\n' || (c == '\r' && peek_byte(r) != '\n'))
 			r->line++;
 		return false;
 	}

@@ -209,6 +209,29 @@ static void test_utf16_file_is_refused_by_name(void **state)
 	fclose(in);
 }
 
+/* Old Mac exports end lines with CR alone, inside quotes too: line
+ * numbers in the reject file must still point at the right line. */
+static void test_cr_only_line_ends_count_lines_inside_quotes(void **state)
+{
+	struct memory_csv m;
+	struct csv_record rec;
+
+	(void)state;
+	open_text(&m, "id,note\r1,\"a\rb\"\r2,x\r\n3,\"c\r\nd\"\n4,y\n", 0);
+	assert_int_equal(csv_reader_next(m.reader, &rec, NULL, 0), 0);
+	assert_int_equal(csv_reader_next(m.reader, &rec, NULL, 0), 0);
+	assert_string_equal(rec.fields[1], "a\rb");
+	assert_int_equal(csv_reader_next(m.reader, &rec, NULL, 0), 0);
+	assert_string_equal(rec.fields[0], "2");
+	assert_int_equal(rec.line, 4);
+	assert_int_equal(csv_reader_next(m.reader, &rec, NULL, 0), 0);
+	assert_int_equal(rec.line, 5);
+	assert_int_equal(csv_reader_next(m.reader, &rec, NULL, 0), 0);
+	assert_string_equal(rec.fields[0], "4");
+	assert_int_equal(rec.line, 7);
+	close_text(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -225,6 +248,8 @@ int main(void)
 			test_too_many_fields_is_refused_then_next_row_read),
 		cmocka_unit_test(test_blank_lines_are_skipped),
 		cmocka_unit_test(test_utf16_file_is_refused_by_name),
+		cmocka_unit_test(
+			test_cr_only_line_ends_count_lines_inside_quotes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
