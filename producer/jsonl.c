@@ -644,6 +644,12 @@ int jsonl_import_file(const char *path, const struct import_options *opts,
 		st.st_size = 0;
 	while (!shutdown_requested() && read_line(in, line, &len)) {
 		line_no++;
+		if (line_no == 1 && len >= 3 && len <= JSONL_LINE_MAX &&
+		    memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
+			/* A UTF-8 byte-order mark, as Windows tools write. */
+			memmove(line, line + 3, len - 2);
+			len -= 3;
+		}
 		if (len > JSONL_LINE_MAX || !is_blank(line, len))
 			import_line(path, line_no, line, len, opts, sink);
 		sink_progress(sink, ftell(in), st.st_size);

@@ -1193,6 +1193,24 @@ static void test_jsonl_members_of_wrong_type_are_rejected(void **state)
 	release(&c);
 }
 
+/* Windows tools start a UTF-8 file with a byte-order mark; the first
+ * event must not be lost to it (the CSV reader skips it too). */
+static void test_jsonl_byte_order_mark_is_skipped(void **state)
+{
+	struct import_options o = defaults();
+	struct capture c;
+
+	(void)state;
+	import_text(".jsonl",
+		    "\xEF\xBB\xBF{\"customer_id\":\"C1\",\"occurred_at\":"
+		    "\"2026-01-20T08:00:00Z\",\"invoice_disputed\":{"
+		    "\"invoice_id\":\"F1\"}}\n",
+		    &o, &c);
+	assert_int_equal(c.sum.rejected, 0);
+	assert_int_equal(json_array_size(c.events), 1);
+	release(&c);
+}
+
 /* A pushed credit note or non-positive invoice is flagged as the CSV and
  * UBL readers flag it, whatever the line says. */
 static void
@@ -1402,6 +1420,7 @@ int main(void)
 		cmocka_unit_test(
 			test_jsonl_credit_note_and_negative_invoice_not_dunnable),
 		cmocka_unit_test(test_jsonl_members_of_wrong_type_are_rejected),
+		cmocka_unit_test(test_jsonl_byte_order_mark_is_skipped),
 		cmocka_unit_test(
 			test_dry_run_output_reimports_to_the_same_events),
 	};
