@@ -139,6 +139,26 @@ static const char *trim_copy(const char *text, char *buf, size_t len)
 	return buf;
 }
 
+/* Points field f at its column in header; returns how many columns have
+ * its name (the first is bound). */
+static int bind_field(struct ledger_layout *layout, size_t f,
+		      const struct csv_record *header)
+{
+	char name[LEDGER_COLUMN_MAX + 1];
+	int matches = 0;
+	size_t i;
+
+	layout->columns[f] = -1;
+	for (i = 0; layout->names[f][0] && i < header->count; i++) {
+		trim_copy(header->fields[i], name, sizeof(name));
+		if (strcasecmp(name, layout->names[f]) != 0)
+			continue;
+		if (!matches++)
+			layout->columns[f] = (int)i;
+	}
+	return matches;
+}
+
 int ledger_layout_bind(struct ledger_layout *layout,
 		       const struct csv_record *header, char *err,
 		       size_t errlen)
@@ -147,19 +167,15 @@ int ledger_layout_bind(struct ledger_layout *layout,
 						      LEDGER_CUSTOMER_ID,
 						      LEDGER_DATE,
 						      LEDGER_AMOUNT };
-	char name[LEDGER_COLUMN_MAX + 1];
 	size_t i, f;
 
-	for (f = 0; f < LEDGER_FIELD_COUNT; f++) {
-		layout->columns[f] = -1;
-		for (i = 0; layout->names[f][0] && i < header->count; i++) {
-			trim_copy(header->fields[i], name, sizeof(name));
-			if (strcasecmp(name, layout->names[f]) == 0) {
-				layout->columns[f] = (int)i;
-				break;
-			}
-		}
-	}
+	/* A column named twice leaves to chance which one is meant. */
+	for (f = 0; f < LEDGER_FIELD_COUNT; f++)
+		if (bind_field(layout, f, header) > 1)
+			return dn_fail(DN_ERR_INVALID, err, errlen,
+				       "column '%s' for %s is in the header "
+				       "more than once",
+				       layout->names[f], field_names[f]);
 
 	/* Optional fields may be absent from an export; these may not. */
 	for (i = 0; i < sizeof(required) / sizeof(required[0]); i++)

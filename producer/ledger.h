@@ -65,7 +65,8 @@ int ledger_layout_init(struct ledger_layout *layout,
 /*
  * Finds the mapped columns in the header record (names compared without
  * case and surrounding spaces). invoice_id, customer_id, date and amount
- * must be present. Returns 0 or DN_ERR_INVALID with the reason in err.
+ * must be present, and no mapped name may head two columns. Returns 0 or
+ * DN_ERR_INVALID with the reason in err.
  */
 int ledger_layout_bind(struct ledger_layout *layout,
 		       const struct csv_record *header, char *err,

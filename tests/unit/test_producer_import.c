@@ -588,6 +588,33 @@ static void test_missing_mapped_column_fails_the_file(void **state)
 	release(&c);
 }
 
+/* Two columns of one name (two "amount"s, say net and gross) leave which
+ * one is meant to chance: the file is refused instead of read by the
+ * first. A repeated column that is not mapped does not matter. */
+static void test_mapped_column_twice_in_header_fails_the_file(void **state)
+{
+	struct import_options o = defaults();
+	struct capture c;
+
+	(void)state;
+	import_text(".csv",
+		    "type,invoice_id,customer_id,date,amount,currency,amount\n"
+		    "invoice,F1,C1,2026-01-10,10.00,EUR,12.10\n",
+		    &o, &c);
+	assert_int_equal(c.rc, DN_ERR_INVALID);
+	assert_int_equal(json_array_size(c.events), 0);
+	release(&c);
+
+	import_text(
+		".csv",
+		"type,invoice_id,customer_id,date,amount,currency,note,note\n"
+		"invoice,F1,C1,2026-01-10,10.00,EUR,a,b\n",
+		&o, &c);
+	assert_int_equal(c.rc, 0);
+	assert_int_equal(json_array_size(c.events), 1);
+	release(&c);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Customer directory                                                      */
 
@@ -1390,6 +1417,8 @@ int main(void)
 		cmocka_unit_test(test_ledger_payment_and_dispute_rows),
 		cmocka_unit_test(test_same_file_twice_gives_same_event_ids),
 		cmocka_unit_test(test_missing_mapped_column_fails_the_file),
+		cmocka_unit_test(
+			test_mapped_column_twice_in_header_fails_the_file),
 		cmocka_unit_test(
 			test_directory_phone_in_national_format_becomes_e164),
 		cmocka_unit_test(
