@@ -63,16 +63,27 @@ static bool trim_copy(const char *text, char *buf, size_t len)
 	return true;
 }
 
-static int column_index(const struct csv_record *header, const char *name)
+/* The column named name in header, or -1; *count gets how many are. */
+static int find_column(const struct csv_record *header, const char *name,
+		       int *count)
 {
 	char trimmed[64];
+	int found = -1;
 	size_t i;
 
+	*count = 0;
 	for (i = 0; i < header->count; i++)
 		if (trim_copy(header->fields[i], trimmed, sizeof(trimmed)) &&
-		    strcasecmp(trimmed, name) == 0)
-			return (int)i;
-	return -1;
+		    strcasecmp(trimmed, name) == 0 && !(*count)++)
+			found = (int)i;
+	return found;
+}
+
+static int column_index(const struct csv_record *header, const char *name)
+{
+	int count;
+
+	return find_column(header, name, &count);
 }
 
 bool customers_header_matches(const struct csv_record *header)
@@ -257,15 +268,21 @@ static int bind_header(struct csv_reader *reader, int *columns,
 {
 	struct csv_record header;
 	char why[256];
-	int rc, c;
+	int rc, c, count;
 
 	rc = csv_reader_next(reader, &header, why, sizeof(why));
 	if (rc)
 		return dn_fail(rc == DN_ERR_NOT_FOUND ? DN_ERR_INVALID : rc,
 			       err, errlen, "%s: %s", path,
 			       rc == DN_ERR_NOT_FOUND ? "empty" : why);
-	for (c = 0; c < COL_COUNT; c++)
-		columns[c] = column_index(&header, column_names[c]);
+	for (c = 0; c < COL_COUNT; c++) {
+		columns[c] = find_column(&header, column_names[c], &count);
+		if (count > 1) /* which one is meant is left to chance */
+			return dn_fail(DN_ERR_INVALID, err, errlen,
+				       "%s: column '%s' is in the header more "
+				       "than once",
+				       path, column_names[c]);
+	}
 	if (columns[COL_ID] < 0 || columns[COL_PHONE] < 0)
 		return dn_fail(DN_ERR_INVALID, err, errlen,
 			       "%s: header lacks customer_id or phone", path);

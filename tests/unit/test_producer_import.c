@@ -671,6 +671,23 @@ static void test_directory_values_are_trimmed_like_the_ledger(void **state)
 	release(&c);
 }
 
+/* A directory with two phone columns (mobile and landline, both called
+ * "phone") is refused rather than messaged on whichever comes first. */
+static void test_directory_column_twice_in_header_fails_the_file(void **state)
+{
+	struct import_options o = defaults();
+	struct capture c;
+
+	(void)state;
+	import_text(".csv",
+		    "customer_id,name,phone,opt_in,phone\n"
+		    "C1,Ana,912345678,opted_in,612345678\n",
+		    &o, &c);
+	assert_int_equal(c.rc, DN_ERR_INVALID);
+	assert_int_equal(json_array_size(c.events), 0);
+	release(&c);
+}
+
 static void test_directory_bad_values_are_rejected_with_reason(void **state)
 {
 	struct import_options o = defaults();
@@ -1423,6 +1440,8 @@ int main(void)
 			test_directory_phone_in_national_format_becomes_e164),
 		cmocka_unit_test(
 			test_directory_values_are_trimmed_like_the_ledger),
+		cmocka_unit_test(
+			test_directory_column_twice_in_header_fails_the_file),
 		cmocka_unit_test(
 			test_directory_bad_values_are_rejected_with_reason),
 		cmocka_unit_test(test_ubl_invoice_with_due_date_buyer_and_iban),
