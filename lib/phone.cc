@@ -163,3 +163,10 @@ extern "C" int phone_region(const char *e164, char *out, size_t len)
 		return DN_ERR_INVALID;
 	return copy_out(region, out, len);
 }
+
+extern "C" int phone_region_supported(const char *region)
+{
+	if (!region || !*region)
+		return 0;
+	return util().GetCountryCodeForRegion(region) != 0;
+}

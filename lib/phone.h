@@ -42,6 +42,10 @@ int phone_normalize(const char *input, const char *default_region, char *out,
  */
 int phone_example_mobile(const char *region, char *out, size_t len);
 
+/* Whether region (ISO 3166-1 alpha-2, upper case) is one libphonenumber
+ * can read national numbers of. NULL or "" gives false. */
+int phone_region_supported(const char *region);
+
 /* Region (ISO 3166-1 alpha-2) of a valid E.164 number into out (size >= 3);
  * returns 0 or DN_ERR_INVALID. */
 int phone_region(const char *e164, char *out, size_t len);

@@ -13,6 +13,7 @@
 #include "error.h"
 #include "logger.h"
 #include "money.h"
+#include "phone.h"
 #include "shutdown.h"
 
 #include <errno.h>
@@ -131,7 +132,7 @@ static int set_delimiter(struct cli_args *a, const char *v, char *err,
 		a->import.delimiter = ',';
 	else if (strcmp(v, ";") == 0 || strcmp(v, "semicolon") == 0)
 		a->import.delimiter = ';';
-	else if (strcmp(v, "tab") == 0)
+	else if (strcmp(v, "tab") == 0 || strcmp(v, "\t") == 0)
 		a->import.delimiter = '\t';
 	else
 		return dn_fail(DN_ERR_INVALID, err, errlen,
@@ -422,6 +423,13 @@ static int import_settings(struct cli_args *a, char *err, size_t errlen)
 		return dn_fail(DN_ERR_INVALID, err, errlen,
 			       "currency '%s' is not an ISO 4217 code",
 			       o->currency);
+
+	/* A mistyped region would fail, or misread, every national phone. */
+	if (*o->phone_region && !phone_region_supported(o->phone_region))
+		return dn_fail(DN_ERR_INVALID, err, errlen,
+			       "phone region '%s' is not an ISO 3166 region "
+			       "libphonenumber knows (upper case, like ES)",
+			       o->phone_region);
 	if (!*o->tenant)
 		return dn_fail(DN_ERR_INVALID, err, errlen, "tenant is empty");
 	return DN_OK;

@@ -128,6 +128,21 @@ static void test_example_mobile_is_valid_for_its_region(void **state)
 			 DN_ERR_INVALID);
 }
 
+/* A default region must be one libphonenumber knows: "XX" or "es" would
+ * make every national number fail (or, mistyped as another real region,
+ * be read in the wrong country), so the importer checks it at start. */
+static void test_only_known_regions_are_supported(void **state)
+{
+	(void)state;
+	assert_true(phone_region_supported("ES"));
+	assert_true(phone_region_supported("BR"));
+	assert_false(phone_region_supported("XX"));
+	assert_false(phone_region_supported("es"));
+	assert_false(phone_region_supported("ESP"));
+	assert_false(phone_region_supported(""));
+	assert_false(phone_region_supported(NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -141,6 +156,7 @@ int main(void)
 			test_national_number_without_region_is_rejected),
 		cmocka_unit_test(test_oversized_input_is_refused),
 		cmocka_unit_test(test_example_mobile_is_valid_for_its_region),
+		cmocka_unit_test(test_only_known_regions_are_supported),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
