@@ -359,6 +359,102 @@ static void test_generated_ledger_imported_twice_repeats_event_ids(void **state)
 	release(&rb);
 }
 
+/* Writes text to name in the work directory. */
+static void write_work_file(const char *name, const char *text)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", work_dir, name);
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* Counts the lines of a file in the work directory. */
+static int work_file_lines(const char *name)
+{
+	char path[512];
+	int c, lines = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", work_dir, name);
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	while ((c = fgetc(f)) != EOF)
+		lines += c == '\n';
+	fclose(f);
+	return lines;
+}
+
+/* Bad rows, lines, documents and a missing file among good ones: every
+ * good event reaches the broker, each bad one is a line of the reject
+ * file, and the exit status says something was rejected. */
+static void test_hostile_batch_imports_the_rest_and_exits_nonzero(void **state)
+{
+	const char *import[] = { "import",
+				 "--reject-file",
+				 "hostile-rejects.csv",
+				 "ledger-bad.csv",
+				 "push.jsonl",
+				 "missing.csv",
+				 "two-amounts.xml",
+				 NULL };
+	struct readback rb;
+	char tenant[64];
+
+	(void)state;
+	testenv_unique("hostile", tenant, sizeof(tenant));
+	write_work_file(
+		"ledger-bad.csv",
+		"type,invoice_id,customer_id,date,due_date,amount,currency\n"
+		"invoice,H1,C1,2026-01-10,2026-02-09,10.00,EUR\n"
+		"invoice,H2,C1,2026-02-30,,10.00,EUR\n"
+		"invoice,H3,C1,2026-01-10,,1e5,EUR\n"
+		"invoice,H5,C\xFF,2026-01-10,,1.00,EUR\n"
+		"invoice,\"H4,C1,2026-01-10,,1.00,EUR\n");
+	write_work_file(
+		"push.jsonl",
+		"{\"customer_id\":\"C2\",\"occurred_at\":"
+		"\"2026-01-20T08:00:00Z\",\"payment_received\":{"
+		"\"invoice_id\":\"H1\",\"payment_id\":\"P1\","
+		"\"amount\":{\"minor_units\":1000,\"currency\":\"EUR\"}}}\n"
+		"[1,2\n"
+		"{\"customer_id\":\"C2\",\"occurred_at\":"
+		"\"2026-01-20T08:00:00Z\",\"invoice_disputed\":{"
+		"\"invoice_id\":\"H1\"},\"payment_received\":{"
+		"\"invoice_id\":\"H1\",\"payment_id\":\"P2\","
+		"\"amount\":{\"minor_units\":5,\"currency\":\"EUR\"}}}\n");
+	write_work_file(
+		"two-amounts.xml",
+		"<?xml version=\"1.0\"?>\n<Invoice xmlns=\"urn:oasis:names:"
+		"specification:ubl:schema:xsd:Invoice-2\" xmlns:cac=\"urn:"
+		"oasis:names:specification:ubl:schema:xsd:CommonAggregate"
+		"Components-2\" xmlns:cbc=\"urn:oasis:names:specification:ubl:"
+		"schema:xsd:CommonBasicComponents-2\"><cbc:ID>U1</cbc:ID>"
+		"<cbc:IssueDate>2026-01-10</cbc:IssueDate>"
+		"<cac:AccountingCustomerParty><cac:Party><cbc:EndpointID>B1"
+		"</cbc:EndpointID></cac:Party></cac:AccountingCustomerParty>"
+		"<cac:LegalMonetaryTotal><cbc:PayableAmount currencyID=\"EUR\">"
+		"1.00</cbc:PayableAmount><cbc:PayableAmount currencyID=\"EUR\">"
+		"2.00</cbc:PayableAmount></cac:LegalMonetaryTotal></"
+		"Invoice>\n");
+
+	assert_int_equal(run_producer(tenant, import), 1);
+	read_back(tenant, 2, &rb);
+	assert_int_equal(rb.total, 2);
+	assert_int_equal(rb.invoices, 1);
+	assert_int_equal(rb.payments, 1);
+	assert_non_null(find(
+		&rb, DUNNING__V1__LEDGER_EVENT__BODY_INVOICE_UPSERTED, "H1"));
+	release(&rb);
+
+	/* Header, 4 bad rows, 2 bad lines, the missing file, the document. */
+	assert_int_equal(work_file_lines("hostile-rejects.csv"),
+			 1 + 4 + 2 + 1 + 1);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -389,6 +485,8 @@ int main(void)
 		cmocka_unit_test(test_every_ubl_file_imports_and_reads_back),
 		cmocka_unit_test(
 			test_generated_ledger_imported_twice_repeats_event_ids),
+		cmocka_unit_test(
+			test_hostile_batch_imports_the_rest_and_exits_nonzero),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
