@@ -55,7 +55,9 @@ start_redis() {
 	local port tries=0
 	command -v redis-server >/dev/null || die "redis-server not found: run 'make deps'"
 	while [ $tries -lt 20 ]; do
-		port=$(( 20000 + (RANDOM % 30000) ))
+		# Below the ephemeral range (32768 and up), where outgoing
+		# connections could already hold the port.
+		port=$(( 20000 + (RANDOM % 12000) ))
 		tries=$((tries + 1))
 		redis-server --port "$port" --bind 127.0.0.1 --save "" \
 			--appendonly no --dir "$DIR" --protected-mode yes \
