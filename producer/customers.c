@@ -182,6 +182,10 @@ static int parse_row(struct customer_row *row,
 	event_reset(ev, EVENT_CUSTOMER);
 	if (!row->values[COL_ID][0])
 		return row_fail(row, COL_ID, "empty");
+	if (event_has_control(row->values[COL_ID]))
+		return row_fail(row, COL_ID,
+				"has a line break or control character "
+				"(a stray quote?)");
 	rc = copy_column(row, COL_ID, ev->customer_id, sizeof(ev->customer_id));
 	rc = rc ? rc : copy_column(row, COL_NAME, ev->name, sizeof(ev->name));
 	rc = rc ? rc

@@ -46,6 +46,14 @@ int event_set(char *dst, size_t cap, const char *text, size_t len,
 	return DN_OK;
 }
 
+bool event_has_control(const char *text)
+{
+	for (; *text; text++)
+		if ((unsigned char)*text < 0x20 || *text == 0x7F)
+			return true;
+	return false;
+}
+
 static void wire_date(Dunning__V1__Date *out, struct civil_date date)
 {
 	dunning__v1__date__init(out);

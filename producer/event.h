@@ -90,6 +90,12 @@ void event_reset(struct event *ev, enum event_kind kind);
 int event_set(char *dst, size_t cap, const char *text, size_t len,
 	      const char *field, char *err, size_t errlen);
 
+/*
+ * Whether text holds a control character (below U+0020, or DEL). Ids never
+ * do; one that does is two CSV rows merged by a stray quote, or garbage.
+ */
+bool event_has_control(const char *text);
+
 /* event_set for a NUL-terminated text and a field array. */
 #define EVENT_SET(dst, text, field, err, errlen)                               \
 	event_set((dst), sizeof(dst), (text), strlen(text), (field), (err),    \

@@ -242,6 +242,10 @@ static int row_text(struct ledger_row *row, enum ledger_field field, char *dst,
 
 	if (!row->values[field][0])
 		return row_fail(row, field, "empty");
+	if (event_has_control(row->values[field]))
+		return row_fail(row, field,
+				"has a line break or control character "
+				"(a stray quote?)");
 	if (event_set(dst, cap, row->values[field], strlen(row->values[field]),
 		      field_names[field], why, sizeof(why)))
 		return row_fail(row, field, why);

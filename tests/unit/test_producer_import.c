@@ -520,6 +520,36 @@ static void test_piped_ledger_is_read_not_swallowed_by_detection(void **state)
 	release(&c);
 }
 
+/* A stray quote that closes a line later merges two rows into one whose
+ * invoice id holds a line break; that row must be rejected, not imported
+ * as a strange invoice with both real ones lost. Ids never hold control
+ * characters. */
+static void test_ids_with_line_breaks_are_rejected(void **state)
+{
+	struct import_options o = defaults();
+	struct capture c;
+
+	(void)state;
+	import_text(".csv",
+		    "type,invoice_id,customer_id,date,amount,currency\n"
+		    "invoice,\"H4,C1,2026-01-10,1.00,EUR\n"
+		    "invoice,H5\",C1,2026-01-10,1.00,EUR\n"
+		    "invoice,H6,C1,2026-01-10,1.00,EUR\n",
+		    &o, &c);
+	assert_int_equal(c.sum.rejected, 1);
+	assert_non_null(strstr(c.rejects, "line 2,invoice_id,"));
+	assert_int_equal(json_array_size(c.events), 1);
+	release(&c);
+
+	import_text(".csv",
+		    "customer_id,name,phone,opt_in\n"
+		    "\"C1\tx\",Ana,612345678,opted_in\n",
+		    &o, &c);
+	assert_int_equal(c.sum.rejected, 1);
+	assert_non_null(strstr(c.rejects, "line 2,customer_id,"));
+	release(&c);
+}
+
 static void test_ledger_payment_and_dispute_rows(void **state)
 {
 	struct import_options o = defaults();
@@ -1431,6 +1461,7 @@ int main(void)
 		cmocka_unit_test(test_due_date_before_issue_date_is_rejected),
 		cmocka_unit_test(
 			test_piped_ledger_is_read_not_swallowed_by_detection),
+		cmocka_unit_test(test_ids_with_line_breaks_are_rejected),
 		cmocka_unit_test(test_ledger_payment_and_dispute_rows),
 		cmocka_unit_test(test_same_file_twice_gives_same_event_ids),
 		cmocka_unit_test(test_missing_mapped_column_fails_the_file),
