@@ -79,6 +79,49 @@ static void builtin_health(void *ctx, const struct http_request *req,
 		http_respond_text(resp, 200, "text/plain", "ok\n");
 }
 
+int http_path_matches(const char *pattern, const char *path)
+{
+	while (*pattern && *path) {
+		if (*pattern == '*') {
+			if (*path == '/')
+				return 0;
+			while (*path && *path != '/')
+				path++;
+			pattern++;
+			continue;
+		}
+		if (*pattern != *path)
+			return 0;
+		pattern++;
+		path++;
+	}
+	return *pattern == '\0' && *path == '\0';
+}
+
+int http_path_segment(const char *path, int n, char *out, size_t len)
+{
+	const char *start, *end;
+
+	for (start = path; *start == '/'; start++)
+		;
+	while (n-- > 0) {
+		start = strchr(start, '/');
+		if (!start)
+			return DN_ERR_NOT_FOUND;
+		start++;
+	}
+	end = strchr(start, '/');
+	if (!end)
+		end = start + strlen(start);
+	if (end == start)
+		return DN_ERR_NOT_FOUND;
+	if ((size_t)(end - start) >= len)
+		return DN_ERR_TOO_LARGE;
+	memcpy(out, start, (size_t)(end - start));
+	out[end - start] = '\0';
+	return DN_OK;
+}
+
 static const struct http_route *route_find(const struct httpd *h,
 					   const char *method, const char *path,
 					   int *path_known)
@@ -87,7 +130,7 @@ static const struct http_route *route_find(const struct httpd *h,
 
 	*path_known = 0;
 	for (i = 0; i < h->route_count; i++) {
-		if (strcmp(h->routes[i].path, path) != 0)
+		if (!http_path_matches(h->routes[i].path, path))
 			continue;
 		*path_known = 1;
 		if (strcmp(h->routes[i].method, method) == 0)
@@ -159,7 +202,7 @@ static int announced_too_large(struct MHD_Connection *connection, size_t max)
 	return length > max;
 }
 
-/* Runs on the server's thread. */
+/* Runs on the connection's server thread. */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
 				  const char *url, const char *method,
 				  const char *version, const char *upload_data,
@@ -285,10 +328,11 @@ struct httpd *httpd_new(const char *bind_addr, int port,
 		goto fail;
 	}
 	h->daemon = MHD_start_daemon(
-		MHD_USE_AUTO_INTERNAL_THREAD, (uint16_t)port, NULL, NULL,
-		on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
+		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD,
+		(uint16_t)port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
+		(struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED,
+		on_completed, h, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+		MHD_OPTION_END);
 	if (!h->daemon) {
 		dn_fail(DN_ERR_HTTP, err, errlen,
 			"cannot listen on %s:%d (port in use?)", bind_addr,

@@ -1,12 +1,15 @@
 /* httpd.h: a small HTTP server for metrics, health and webhooks. */
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Built on libmicrohttpd with its own thread. Requests are routed by exact
- * method and path to handlers; a body larger than the server's maximum is
- * answered 413 without calling a handler, before it is read when its
- * Content-Length announces it. Handlers run on the server's
- * thread, must be quick, and must be safe to run alongside the program's
- * other threads.
+ * Built on libmicrohttpd with a thread per connection, so a slow handler
+ * holds up only its own client. Requests are routed by method and path
+ * pattern to handlers: a pattern is a path where '*' stands for exactly
+ * one non-empty segment ("/ * /messages" without the spaces matches
+ * "/v21.0/106540352242922/messages"). A body larger than the server's
+ * maximum is answered 413 without calling a handler, before it is read
+ * when its Content-Length announces it. Handlers may run on several
+ * server threads at once and alongside the program's other threads: they
+ * must be thread-safe and quick.
  *
  * Every server also answers GET /metrics (the registry given, Prometheus
  * text) and GET /healthz (200 "ok" or 503 with the health callback's
@@ -78,6 +81,16 @@ const char *http_request_header(const struct http_request *req,
 /* A query-string argument or NULL; borrowed until the handler returns. */
 const char *http_request_query(const struct http_request *req,
 			       const char *name);
+
+/* Whether path matches pattern ('*' = one non-empty segment). */
+int http_path_matches(const char *pattern, const char *path);
+
+/*
+ * Copies the n-th segment (0-based) of path into out (size len): segment 1
+ * of "/v21.0/123/messages" is "123". Returns 0, DN_ERR_NOT_FOUND or
+ * DN_ERR_TOO_LARGE.
+ */
+int http_path_segment(const char *path, int n, char *out, size_t len);
 
 /* Sets resp to status with a copy of text. */
 void http_respond_text(struct http_response *resp, int status,

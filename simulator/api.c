@@ -11,7 +11,7 @@
 #include "recipient.h"
 #include "request.h"
 #include "rng.h"
-#include "server.h"
+#include "httpd.h"
 #include "stats.h"
 #include "strmap.h"
 #include "waerror.h"
@@ -468,7 +468,7 @@ static void handle_messages(void *ctx, const struct http_request *req,
 	int expired, code, async_code, allowed;
 
 	maybe_slow(api);
-	if (server_path_segment(req->path, 1, number_id, sizeof(number_id))) {
+	if (http_path_segment(req->path, 1, number_id, sizeof(number_id))) {
 		respond_error(api, resp, WAERROR_INVALID_PARAMETER,
 			      "phone number id is not valid", 0);
 		return;
@@ -642,9 +642,9 @@ void api_note_inbound(struct api *api, const char *wa_id, int64_t at_ms)
 	free(old);
 }
 
-size_t api_routes(struct api *api, struct server_route *routes)
+size_t api_routes(struct api *api, struct http_route *routes)
 {
-	const struct server_route table[] = {
+	const struct http_route table[] = {
 		{ "POST", "/*/*/messages", handle_messages, api },
 		{ "POST", "/sim/token", handle_token, api },
 		{ "GET", "/sim/stats", handle_stats, api },

@@ -28,7 +28,7 @@
 struct catalogue;
 struct webhook;
 struct stats;
-struct server_route;
+struct http_route;
 struct request;
 struct payload_sender;
 struct api;
@@ -86,7 +86,7 @@ void api_set_audience(struct api *api, const struct api_audience *audience);
 
 /* Routes to serve; fills routes (room for at least 8) and returns the
  * count. */
-size_t api_routes(struct api *api, struct server_route *routes);
+size_t api_routes(struct api *api, struct http_route *routes);
 
 /*
  * Records that the customer with wa_id wrote at product time at_ms,

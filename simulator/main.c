@@ -13,7 +13,7 @@
 #include "config.h"
 #include "customers.h"
 #include "logger.h"
-#include "server.h"
+#include "httpd.h"
 #include "settings.h"
 #include "shutdown.h"
 #include "stats.h"
@@ -32,12 +32,12 @@ struct simulator {
 	struct webhook *webhook;
 	struct api *api;
 	struct customers *customers;
-	struct server *server;
+	struct httpd *server;
 };
 
 static int simulator_start(struct simulator *sim, char *err, size_t errlen)
 {
-	struct server_route routes[8];
+	struct http_route routes[8];
 	struct webhook_config wcfg;
 	struct api_config acfg;
 	size_t count;
@@ -71,15 +71,15 @@ static int simulator_start(struct simulator *sim, char *err, size_t errlen)
 		api_set_audience(sim->api, &audience);
 	}
 	count = api_routes(sim->api, routes);
-	sim->server = server_new(
+	sim->server = httpd_new(
 		"127.0.0.1", (int)config_int(sim->cfg, "DUNNING_SIM_HTTP_PORT"),
-		routes, count, SIM_MAX_BODY, err, errlen);
+		routes, count, SIM_MAX_BODY, NULL, NULL, NULL, err, errlen);
 	return sim->server ? 0 : -1;
 }
 
 static void simulator_stop(struct simulator *sim)
 {
-	server_free(sim->server);
+	httpd_free(sim->server);
 	customers_free(sim->customers);
 	api_free(sim->api);
 	webhook_free(sim->webhook);
@@ -113,10 +113,10 @@ int main(void)
 		log_error("SIM", "cannot start: %s", err);
 		goto out;
 	}
-	printf("listening=127.0.0.1:%d\n", server_port(sim.server));
+	printf("listening=127.0.0.1:%d\n", httpd_port(sim.server));
 	fflush(stdout);
 	log_info("SIM", "cloud api simulator ready port=%d",
-		 server_port(sim.server));
+		 httpd_port(sim.server));
 	while (!shutdown_requested())
 		nanosleep(&tick, NULL);
 	log_info("SIM", "simulator stopping");

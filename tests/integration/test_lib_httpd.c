@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "error.h"
 #include "httpd.h"
 #include "metrics.h"
 
@@ -73,6 +74,19 @@ static void echo(void *ctx, const struct http_request *req,
 	http_respond_text(resp, 200, "text/plain", text);
 }
 
+/* Answers the phone number id segment of a Cloud API path. */
+static void number_id(void *ctx, const struct http_request *req,
+		      struct http_response *resp)
+{
+	char id[32];
+
+	(void)ctx;
+	if (http_path_segment(req->path, 1, id, sizeof(id)))
+		http_respond_text(resp, 400, "text/plain", "no id");
+	else
+		http_respond_text(resp, 200, "text/plain", id);
+}
+
 static const char *unhealthy_reason;
 
 static const char *health(void *ctx)
@@ -83,9 +97,12 @@ static const char *health(void *ctx)
 
 static struct httpd *start(struct metrics *m)
 {
-	const struct http_route routes[] = { { "POST", "/echo", echo, NULL } };
+	const struct http_route routes[] = {
+		{ "POST", "/echo", echo, NULL },
+		{ "POST", "/*/*/messages", number_id, NULL },
+	};
 	char err[256];
-	struct httpd *h = httpd_new("127.0.0.1", 0, routes, 1, 1024, m, health,
+	struct httpd *h = httpd_new("127.0.0.1", 0, routes, 2, 1024, m, health,
 				    NULL, err, sizeof(err));
 
 	if (!h)
@@ -108,6 +125,38 @@ static void test_routes_by_method_and_path(void **state)
 	request(httpd_port(h), "GET", "/nowhere", NULL, 0, &r);
 	assert_int_equal(r.status, 404);
 	httpd_free(h);
+}
+
+static void test_pattern_routes_match_one_segment_per_star(void **state)
+{
+	struct httpd *h = start(NULL);
+	struct reply r;
+
+	(void)state;
+	request(httpd_port(h), "POST", "/v21.0/106540352242922/messages", "", 0,
+		&r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body, "106540352242922");
+	request(httpd_port(h), "POST", "/v21.0/messages", "", 0, &r);
+	assert_int_equal(r.status, 404);
+	request(httpd_port(h), "POST", "/v21.0/1/2/messages", "", 0, &r);
+	assert_int_equal(r.status, 404);
+	request(httpd_port(h), "POST", "//1/messages", "", 0, &r);
+	assert_int_equal(r.status, 404);
+	httpd_free(h);
+}
+
+static void test_path_segments_are_bounded(void **state)
+{
+	char out[4];
+
+	(void)state;
+	assert_int_equal(http_path_segment("/a/bcd/e", 0, out, sizeof(out)), 0);
+	assert_string_equal(out, "a");
+	assert_int_equal(http_path_segment("/a/bcde/e", 1, out, sizeof(out)),
+			 DN_ERR_TOO_LARGE);
+	assert_int_equal(http_path_segment("/a", 3, out, sizeof(out)),
+			 DN_ERR_NOT_FOUND);
 }
 
 static void test_body_over_the_limit_is_refused_with_413(void **state)
@@ -198,6 +247,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_routes_by_method_and_path),
+		cmocka_unit_test(
+			test_pattern_routes_match_one_segment_per_star),
+		cmocka_unit_test(test_path_segments_are_bounded),
 		cmocka_unit_test(test_body_over_the_limit_is_refused_with_413),
 		cmocka_unit_test(
 			test_announced_oversized_body_is_refused_before_it_is_sent),
