@@ -110,7 +110,7 @@ watch_metric() {
 
 apply_and_memory() {
 	local applied=dunning_worker_events_applied_total before after
-	local first last got idle
+	local first last got queued leased
 
 	rcli -n 1 flushdb > /dev/null
 	start_worker 1 2026-03-02T09:00:00Z
@@ -128,14 +128,14 @@ apply_and_memory() {
 	fi
 	echo "bench: worker_events_applied_per_second $(( got * 1000 / (last - first) )) events/s (target >= 100000)"
 
-	# Every new invoice is planned once by the timer; then memory.
-	watch_metric dunning_worker_claimed_total "$INVOICES" 300 0 > /dev/null
-	for _ in $(seq 1 100); do
-		idle=0
+	# Memory once every invoice is planned: in the queue, none leased.
+	for _ in $(seq 1 600); do
+		queued=0 leased=0
 		for p in $(seq 0 $(( ${DUNNING_KAFKA_PARTITIONS:-6} - 1 ))); do
-			idle=$(( idle + $(rcli -n 1 zcard "dn:{p$p}:lease") ))
+			queued=$(( queued + $(rcli -n 1 zcard "dn:{p$p}:q") ))
+			leased=$(( leased + $(rcli -n 1 zcard "dn:{p$p}:lease") ))
 		done
-		[ "$idle" -eq 0 ] && break
+		[ "$queued" -ge "$INVOICES" ] && [ "$leased" -eq 0 ] && break
 		sleep 0.1
 	done
 	cleanup
