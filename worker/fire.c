@@ -255,8 +255,9 @@ struct customer_plan {
 	size_t n_sends;
 };
 
+/* The next action of inv as of at_ms. */
 static int next_action(const struct customer_plan *p,
-		       const struct state_invoice *inv,
+		       const struct state_invoice *inv, int64_t at_ms,
 		       struct schedule_action *out)
 {
 	struct schedule_facts facts = { 0 };
@@ -272,7 +273,7 @@ static int next_action(const struct customer_plan *p,
 	facts.n_history = inv->n_steps;
 	facts.unanswered = inv->unanswered;
 	facts.escalated = inv->escalated;
-	facts.now_ms = p->b->now;
+	facts.now_ms = at_ms;
 	rc = schedule_next(p->t, &facts, out, err, sizeof(err));
 	if (rc)
 		log_warn("SCHED", "cannot plan invoice=%s tenant=%s: %s",
@@ -303,7 +304,7 @@ static int64_t next_after(const struct customer_plan *p,
 		after->unanswered++;
 	if (mark == 'f')
 		after->escalated = true;
-	if (!next_action(p, after, &action) && !action.done)
+	if (!next_action(p, after, p->b->now, &action) && !action.done)
 		next = action.fire_ms > p->b->now ? action.fire_ms
 						  : p->b->now + 1;
 	free(after);
@@ -460,10 +461,10 @@ static int plan_begin(struct customer_plan *p, char **claimed_ids,
 		for (k = 0; k < n_claimed; k++)
 			if (strcmp(claimed_ids[k], c->invoices[i].id) == 0)
 				cand->claimed = true;
-		cand->planned =
-			c->invoices[i].status == 'o' &&
-			c->invoices[i].has_due_date &&
-			next_action(p, &c->invoices[i], &cand->action) == 0;
+		cand->planned = c->invoices[i].status == 'o' &&
+				c->invoices[i].has_due_date &&
+				next_action(p, &c->invoices[i], p->b->now,
+					    &cand->action) == 0;
 	}
 	return DN_OK;
 }
@@ -550,12 +551,15 @@ static void commit_sent(struct customer_plan *p,
 	if (!u)
 		return;
 	u->has_send = true;
-	snprintf(hist, sizeof(hist), "sent %s %s", msg->step, msg->id);
 	for (i = 0; i < n; i++) {
 		const struct state_invoice *inv = items[i].invoice;
 		size_t step = items[i].action.step_index;
 		char mark = step_mark(&p->t->steps[step]);
 
+		/* Each invoice's history names its own step, which may be
+		 * behind the message's when reminders were consolidated. */
+		snprintf(hist, sizeof(hist), "sent %s %s",
+			 p->t->steps[step].name, msg->id);
 		unit_invoice(u, inv->id, inv->schedule_version, step, mark,
 			     next_after(p, inv, step, mark), hist);
 	}
@@ -668,8 +672,29 @@ static int sent_in_window(struct customer_plan *p)
 	return count;
 }
 
+/*
+ * A claimed entry is planned as of the instant it fell due, not as of the
+ * claim: a step that came due while no worker owned the partition (or
+ * while the timer was behind) is then decided, sent late within its
+ * deadline or suppressed as expired with that reason, instead of being
+ * planned past.
+ */
+static void plan_as_due(struct customer_plan *p, struct candidate *cand,
+			int64_t due_ms)
+{
+	struct schedule_action action;
+
+	if (!cand->planned || due_ms < 0 || due_ms >= p->b->now)
+		return;
+	if (next_action(p, cand->invoice, due_ms, &action) == 0)
+		cand->action = action;
+}
+
+/* Plans, decides and emits for customer c, whose claimed invoices are
+ * ids with the queue scores dues. */
 static void plan_customer(struct fire *f, struct batch *b,
-			  struct state_customer *c, char **ids, size_t n_ids)
+			  struct state_customer *c, char **ids,
+			  const int64_t *dues, size_t n_ids)
 {
 	struct customer_plan p = { 0 };
 	size_t i, k;
@@ -693,6 +718,7 @@ static void plan_customer(struct fire *f, struct batch *b,
 			if (strcmp(p.cands[k].invoice->id, ids[i]) == 0)
 				break;
 		if (k < p.n_cands) {
+			plan_as_due(&p, &p.cands[k], dues[i]);
 			plan_claimed(&p, &p.cands[k]);
 			continue;
 		}
@@ -720,6 +746,7 @@ struct claimed_customer {
 	char tenant[STATE_ID_MAX];
 	char customer_id[STATE_ID_MAX];
 	char *ids[QUEUE_BATCH_MAX];
+	int64_t dues[QUEUE_BATCH_MAX]; /* the entries' scores, -1 if none */
 	size_t n_ids;
 };
 
@@ -754,6 +781,7 @@ static size_t group_claim(struct queue_claim *claim,
 				continue;
 			n++;
 		}
+		g->dues[g->n_ids] = claim->entries[i].due_ms;
 		g->ids[g->n_ids++] = id;
 	}
 	return n;
@@ -812,7 +840,8 @@ static int plan_groups(struct fire *f, struct batch *b,
 		if (state_customer_parse(replies[i], groups[i].tenant,
 					 groups[i].customer_id, &c, why,
 					 sizeof(why)) == 0)
-			plan_customer(f, b, &c, groups[i].ids, groups[i].n_ids);
+			plan_customer(f, b, &c, groups[i].ids, groups[i].dues,
+				      groups[i].n_ids);
 		else
 			log_error("REDIS", "%s", why);
 		state_customer_release(&c);
