@@ -22,7 +22,7 @@ local cust, queue, leases, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local kind, ckey, inv = ARGV[1], ARGV[2], ARGV[3]
 local now = tonumber(ARGV[4])
 local SEP = '\31'
-local HISTORY_MAX = 16
+local HISTORY_MAX = 24
 
 local function split(s, sep)
 	local out = {}
@@ -195,6 +195,11 @@ local function invoice_upserted()
 	-- ARGV[11], when given for an invoice never seen, is its first action
 	-- as the worker planned it from the customer's zone: "0" for none.
 	local first = new_invoice and ARGV[11] or nil
+	if r.st == 'o' and due > 0 and opted_out and (changed or was ~= 'o') then
+		-- Never planned: the customer asked for no reminders.
+		bump('suppressed:opted_out')
+		history(inv, 'suppressed opted_out')
+	end
 	if r.st == 'o' and due > 0 and not opted_out then
 		if first == '0' then
 			unplan(inv)
@@ -343,8 +348,10 @@ local function message_status()
 	if status ~= 'sent' then bump(status) end
 	local line = status .. (code ~= '0' and (' ' .. code) or '') ..
 		' ' .. command
+	-- The decision line already says it was sent: statuses after it only.
 	for _, id in ipairs(command_status(command, status)) do
-		if id ~= '' and redis.call('HEXISTS', cust, 'i:' .. id) == 1 then
+		if status ~= 'sent' and id ~= '' and
+		   redis.call('HEXISTS', cust, 'i:' .. id) == 1 then
 			history(id, line)
 		end
 	end

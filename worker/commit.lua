@@ -25,7 +25,7 @@ local cust, queue, leases, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local now, ckey, sent_line = tonumber(ARGV[1]), ARGV[2], ARGV[3]
 local n = tonumber(ARGV[5])
 local SEP = '\31'
-local HISTORY_MAX = 16
+local HISTORY_MAX = 24
 local SENDS_MAX = 16
 
 local function split(s, sep)
