@@ -159,6 +159,21 @@ static int bind_field(struct ledger_layout *layout, size_t f,
 	return matches;
 }
 
+/* A hint for a header that does not fit the layout asked for. */
+static const char *layout_hint(const struct csv_record *header)
+{
+	char name[64];
+	size_t i;
+
+	for (i = 0; i < header->count; i++) {
+		trim_copy(header->fields[i], name, sizeof(name));
+		if (strcasecmp(name, "invoiceNumber") == 0)
+			return "this looks like the IBM accounts-receivable "
+			       "layout: try --preset ibm-ar";
+	}
+	return "choose a layout with --preset or --mapping; see --help";
+}
+
 int ledger_layout_bind(struct ledger_layout *layout,
 		       const struct csv_record *header, char *err,
 		       size_t errlen)
@@ -182,9 +197,10 @@ int ledger_layout_bind(struct ledger_layout *layout,
 		if (layout->columns[required[i]] < 0)
 			return dn_fail(DN_ERR_INVALID, err, errlen,
 				       "column '%s' for %s is not in the "
-				       "header",
+				       "header (%s)",
 				       layout->names[required[i]],
-				       field_names[required[i]]);
+				       field_names[required[i]],
+				       layout_hint(header));
 	return DN_OK;
 }
 

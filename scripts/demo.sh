@@ -326,9 +326,12 @@ print_report() {
 	printf '  %-38s %8s\n' "invoices opened" "$(worker_stat invoices_opened)"
 	printf '  %-38s %8s\n' "invoices paid" "$(worker_stat invoices_paid)"
 	printf '  %-38s %8s\n' "paid after a reminder" "$(worker_stat paid_after_reminder)"
-	printf '  %-38s %8s\n' "payments made by customers (simulated)" "$(sim_stat payments_made)"
+	printf '  %-38s %8s\n' "  of which paid in answer to a message" "$(sim_stat payments_made)"
+	printf '  %-38s %8s\n' "  the rest: as the ledger recorded them" \
+		"$(( $(worker_stat invoices_paid) - $(sim_stat payments_made) ))"
 	if [ "$paid_count" -gt 0 ]; then
-		printf '  %-38s %8s\n' "average days past due when paid" \
+		printf '  %-38s %8s  (negative: paid early)\n' \
+			"average days from due date to payment" \
 			"$(awk -v s="$days_sum" -v c="$paid_count" 'BEGIN { printf "%.1f", s / c }')"
 	fi
 	say ""
@@ -344,6 +347,8 @@ print_report() {
 	printf '  %-38s %8s  %s of delivered\n' "replied" "$replied" "$(percent "$replied" "$delivered")"
 	printf '  %-38s %8s\n' "opted out" "$(worker_stat opted_out)"
 	printf '  %-38s %8s\n' "failed to deliver" "$(worker_stat failed)"
+	printf '  %-38s %8s\n' "no delivery report yet at the end" \
+		"$(( sent > delivered + $(worker_stat failed) ? sent - delivered - $(worker_stat failed) : 0 ))"
 	printf '  %-38s %8s\n' "escalated to a collector" "$(worker_stat escalations)"
 	say ""
 	say "Reminders not sent, by reason"
@@ -354,8 +359,11 @@ print_report() {
 	say "Checks"
 	printf '  %-38s %8s  (must be 0)\n' "reminders for invoices already paid" \
 		"$(sim_stat sent_after_paid)"
-	printf '  %-38s %8s\n' "  worker's strict count (see docs/demo.md)" \
+	printf '    %s\n' "(a payment counts once $((DUNNING_SIM_PAID_GRACE_MS / 3600000)) hours of replay time old:" \
+		"the 4 real seconds it may take to cross Kafka at this speed)"
+	printf '  %-38s %8s\n' "reminders sent after a payment the" \
 		"$(worker_stat sent_after_paid)"
+	printf '    %s\n' "worker had not heard of yet (no grace; see docs/demo.md)"
 	printf '  %-38s %8s  (must be 0)\n' "the same command sent twice" "$(sim_stat duplicates_received)"
 	printf '  %-38s %8s\n' "messages refused by WhatsApp" "$(sim_stat messages_rejected)"
 	say "============================================================"
