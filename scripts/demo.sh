@@ -325,10 +325,10 @@ print_report() {
 	say "Invoices"
 	printf '  %-38s %8s\n' "invoices opened" "$(worker_stat invoices_opened)"
 	printf '  %-38s %8s\n' "invoices paid" "$(worker_stat invoices_paid)"
-	printf '  %-38s %8s\n' "paid after a reminder" "$(worker_stat paid_after_reminder)"
 	printf '  %-38s %8s\n' "  of which paid in answer to a message" "$(sim_stat payments_made)"
 	printf '  %-38s %8s\n' "  the rest: as the ledger recorded them" \
 		"$(( $(worker_stat invoices_paid) - $(sim_stat payments_made) ))"
+	printf '  %-38s %8s\n' "paid after a reminder" "$(worker_stat paid_after_reminder)"
 	if [ "$paid_count" -gt 0 ]; then
 		printf '  %-38s %8s  (negative: paid early)\n' \
 			"average days from due date to payment" \
