@@ -742,8 +742,10 @@ static void plan_call(struct apply *a, struct apply_call *c,
 	facts.currency = c->argv[ARG_CURRENCY];
 	facts.segment = reply_text(customer, 1);
 	facts.now_ms = strtoll(c->argv[ARG_NOW], NULL, 10);
+	/* Steps already passed over are recorded by the timer: queued at now. */
 	if (schedule_next(workflow_tenant(a->wf, tenant), &facts, &action, NULL,
-			  0))
+			  0) ||
+	    action.expired_steps || action.superseded_steps)
 		return;
 	if (action.done)
 		arg(c, "0");

@@ -92,6 +92,19 @@ local function bump(field, by)
 	redis.call('HINCRBY', stats, field, by or 1)
 end
 
+-- Unplans an invoice this event closes. When its entry's time had already
+-- come (no timer decided it yet: the partition had no worker, or the timer
+-- was behind), the reminder it held is suppressed by this event, and is
+-- recorded so, like any suppression decided at fire time.
+local function unplan_due(id, reason)
+	local at = redis.call('ZSCORE', queue, ckey .. SEP .. id)
+	if at and tonumber(at) <= now then
+		bump('suppressed:' .. reason)
+		history(id, 'suppressed ' .. reason)
+	end
+	unplan(id)
+end
+
 -- Days since 1970-01-01 of a YYYYMMDD civil date (proleptic Gregorian).
 local function epoch_days(yyyymmdd)
 	local y = math.floor(yyyymmdd / 10000)
@@ -144,7 +157,7 @@ end
 local function close_paid(id, r, paid_at)
 	local was_open = r.st == 'o' or r.st == 'n' or r.st == 'd'
 	r.st = 'p'
-	unplan(id)
+	unplan_due(id, 'paid')
 	if not was_open then return end
 	bump('invoices_paid')
 	if ever_sent(r) then bump('paid_after_reminder') end
@@ -253,7 +266,7 @@ local function invoice_cancelled()
 	if r.st == 'c' or r.st == 'p' then return 0 end
 	r.st = 'c'
 	save(inv, r)
-	unplan(inv)
+	unplan_due(inv, 'cancelled')
 	history(inv, 'cancelled')
 	return 1
 end
@@ -263,7 +276,7 @@ local function invoice_disputed()
 	if not r or (r.st ~= 'o' and r.st ~= 'n') then return 0 end
 	r.st = 'd'
 	save(inv, r)
-	unplan(inv)
+	unplan_due(inv, 'disputed')
 	history(inv, 'disputed')
 	return 1
 end

@@ -22,6 +22,7 @@ static const char *const reason_names[DECIDE_REASON_COUNT] = {
 	[DECIDE_REASON_EXPIRED] = "expired",
 	[DECIDE_REASON_OUTSIDE_WINDOW] = "outside_window",
 	[DECIDE_REASON_TOO_EARLY] = "too_early",
+	[DECIDE_REASON_SUPERSEDED] = "superseded",
 };
 
 const char *decide_reason_name(enum decide_reason reason)

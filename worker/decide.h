@@ -55,6 +55,10 @@ enum decide_reason {
 	DECIDE_REASON_EXPIRED,	      /* "expired": deadline passed */
 	DECIDE_REASON_OUTSIDE_WINDOW, /* "outside_window": POSTPONE */
 	DECIDE_REASON_TOO_EARLY,      /* "too_early": POSTPONE */
+	/* "superseded": never returned by decide_evaluate; the engine records
+	 * it for a step schedule_next passed over because a later step's time
+	 * had come too (schedule_action.superseded_steps). */
+	DECIDE_REASON_SUPERSEDED,
 	DECIDE_REASON_COUNT
 };
 

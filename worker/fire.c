@@ -236,6 +236,7 @@ struct quiet {
 	int64_t next_ms;
 	char line[160];
 	char field[64];
+	uint32_t expired, superseded; /* steps passed over, see schedule.h */
 };
 
 struct customer_plan {
@@ -281,12 +282,34 @@ static int next_action(const struct customer_plan *p,
 	return rc;
 }
 
-/* The next instant after marking step done now (0: nothing more). */
+/* Marks step of inv done now in the copy after. */
+static void mark_done(const struct customer_plan *p,
+		      struct state_invoice *after, size_t step)
+{
+	size_t i;
+
+	if (step >= WORKFLOW_MAX_STEPS)
+		return;
+	for (i = after->n_steps; i <= step; i++)
+		after->steps[i] = (struct schedule_step_history){ 0, 0 };
+	if (after->n_steps <= step)
+		after->n_steps = step + 1;
+	after->steps[step].done++;
+	after->steps[step].last_ms = p->b->now;
+}
+
+/*
+ * The next instant after marking a's step done now with mark, and the
+ * steps a passed over given up (0: nothing more). When that next plan
+ * passes over steps itself, the entry comes back at once so that the
+ * timer records them.
+ */
 static int64_t next_after(const struct customer_plan *p,
-			  const struct state_invoice *inv, size_t step,
-			  char mark)
+			  const struct state_invoice *inv,
+			  const struct schedule_action *a, char mark)
 {
 	struct state_invoice *after = malloc(sizeof(*after));
+	uint32_t passed = a->expired_steps | a->superseded_steps;
 	struct schedule_action action;
 	int64_t next = 0;
 	size_t i;
@@ -294,17 +317,18 @@ static int64_t next_after(const struct customer_plan *p,
 	if (!after)
 		return p->b->now + FIRE_RETRY_MS;
 	*after = *inv;
-	for (i = after->n_steps; i <= step && i < WORKFLOW_MAX_STEPS; i++)
-		after->steps[i] = (struct schedule_step_history){ 0, 0 };
-	if (after->n_steps <= step)
-		after->n_steps = step + 1;
-	after->steps[step].done++;
-	after->steps[step].last_ms = p->b->now;
+	mark_done(p, after, a->step_index);
+	for (i = 0; i < WORKFLOW_MAX_STEPS; i++)
+		if (i != a->step_index && (passed & (UINT32_C(1) << i)))
+			mark_done(p, after, i);
 	if (mark == 'r')
 		after->unanswered++;
 	if (mark == 'f')
 		after->escalated = true;
-	if (!next_action(p, after, p->b->now, &action) && !action.done)
+	if (!next_action(p, after, p->b->now, &action) &&
+	    (action.expired_steps || action.superseded_steps))
+		next = p->b->now + 1;
+	else if (!action.done)
 		next = action.fire_ms > p->b->now ? action.fire_ms
 						  : p->b->now + 1;
 	free(after);
@@ -322,12 +346,23 @@ static void quiet_add(struct customer_plan *p, const struct state_invoice *inv,
 	q->step = step;
 	q->mark = mark;
 	q->next_ms = next_ms;
+	q->expired = q->superseded = 0;
 	q->line[0] = q->field[0] = '\0';
 	if (!reason)
 		return;
 	snprintf(q->line, sizeof(q->line), "suppressed %s %s", reason,
 		 p->t->steps[step].name);
 	snprintf(q->field, sizeof(q->field), "suppressed:%s", reason);
+}
+
+/* The last invoice quieted also gives up the steps a passed over. */
+static void quiet_passed(struct customer_plan *p,
+			 const struct schedule_action *a)
+{
+	struct quiet *q = &p->quiet[p->n_quiet - 1];
+
+	q->expired = a->expired_steps;
+	q->superseded = a->superseded_steps;
 }
 
 static void snapshot_fill(const struct customer_plan *p,
@@ -371,6 +406,46 @@ static void send_add(struct customer_plan *p, const struct candidate *cand)
 	p->n_sends++;
 }
 
+static bool escalate_unsent(struct customer_plan *p,
+			    const struct compose_item *item,
+			    enum decide_reason reason);
+
+/* Whether a final step suppressed for reason still owes a collector task:
+ * the invoice is owed, only the message cannot go. */
+static bool escalates_anyway(const struct customer_plan *p,
+			     const struct schedule_action *a,
+			     enum decide_reason reason)
+{
+	if (p->t->steps[a->step_index].kind != WORKFLOW_STEP_FINAL ||
+	    !p->t->escalation.collector_task)
+		return false;
+	return reason == DECIDE_REASON_OPTED_OUT ||
+	       reason == DECIDE_REASON_NO_OPT_IN ||
+	       reason == DECIDE_REASON_EXPIRED ||
+	       reason == DECIDE_REASON_FREQUENCY_CAP;
+}
+
+/*
+ * A step that may be sent late (it repeats, or it is the final step) whose
+ * deadline passed before the claim is never given up: it is planned again
+ * as of now, which moves it to its next send time (schedule.h), and the
+ * entry waits for that. Returns false when that plan has no later instant.
+ */
+static bool replan_late(struct customer_plan *p, const struct candidate *cand)
+{
+	const struct workflow_step *s = &p->t->steps[cand->action.step_index];
+	struct schedule_action a;
+
+	if (s->kind != WORKFLOW_STEP_FINAL && s->repeat_every_days == 0)
+		return false;
+	if (next_action(p, cand->invoice, p->b->now, &a) || a.done ||
+	    a.fire_ms <= p->b->now)
+		return false;
+	quiet_add(p, cand->invoice, a.step_index, 'p', a.fire_ms, NULL);
+	quiet_passed(p, &a);
+	return true;
+}
+
 /* A claimed invoice whose time has come: decide, and keep it for the
  * message or record why not. */
 static void decide_claimed(struct customer_plan *p, struct candidate *cand)
@@ -389,9 +464,20 @@ static void decide_claimed(struct customer_plan *p, struct candidate *cand)
 		send_add(p, cand);
 	} else if (d.verdict == DECIDE_POSTPONE) {
 		quiet_add(p, inv, step, 'p', d.postpone_to_ms, NULL);
+		quiet_passed(p, &cand->action);
+	} else if (d.reason == DECIDE_REASON_EXPIRED && replan_late(p, cand)) {
+		return;
+	} else if (escalates_anyway(p, &cand->action, d.reason)) {
+		struct compose_item item = { inv, cand->action };
+
+		if (!escalate_unsent(p, &item, d.reason))
+			quiet_add(p, inv, step, 'p', p->b->now + FIRE_RETRY_MS,
+				  NULL);
 	} else {
-		quiet_add(p, inv, step, 'x', next_after(p, inv, step, 'x'),
+		quiet_add(p, inv, step, 'x',
+			  next_after(p, inv, &cand->action, 'x'),
 			  decide_reason_name(d.reason));
+		quiet_passed(p, &cand->action);
 	}
 }
 
@@ -410,11 +496,13 @@ static void plan_claimed(struct customer_plan *p, struct candidate *cand)
 	}
 	if (cand->action.done) {
 		quiet_add(p, inv, 0, 'p', 0, NULL); /* leaves the queue */
+		quiet_passed(p, &cand->action);
 		return;
 	}
 	if (cand->action.fire_ms > p->b->now) {
 		quiet_add(p, inv, cand->action.step_index, 'p',
 			  cand->action.fire_ms, NULL);
+		quiet_passed(p, &cand->action);
 		return;
 	}
 	decide_claimed(p, cand);
@@ -528,14 +616,73 @@ static void emit_task(struct customer_plan *p, const struct compose_item *items,
 	metric_add(f->tasks, 1);
 }
 
+/*
+ * Why step i was passed over by a plan whose own step is main with mark
+ * (its own step is never given up twice), or NULL when it was not.
+ */
+static const char *passed_reason(uint32_t expired, uint32_t superseded,
+				 size_t i, size_t main, char mark)
+{
+	uint32_t bit = UINT32_C(1) << i;
+
+	if (i >= WORKFLOW_MAX_STEPS || (i == main && mark != 'p'))
+		return NULL;
+	if (expired & bit)
+		return decide_reason_name(DECIDE_REASON_EXPIRED);
+	if (superseded & bit)
+		return decide_reason_name(DECIDE_REASON_SUPERSEDED);
+	return NULL;
+}
+
+/* Appends "suppressed:<reason>" to stats for every step passed over, and
+ * counts it. */
+static void passed_stats(struct customer_plan *p, uint32_t expired,
+			 uint32_t superseded, size_t main, char mark,
+			 char *stats, size_t len, size_t *used)
+{
+	for (size_t i = 0; i < p->t->n_steps; i++) {
+		const char *why =
+			passed_reason(expired, superseded, i, main, mark);
+		int n;
+
+		if (!why || *used + 40 >= len)
+			continue;
+		n = snprintf(stats + *used, len - *used, "%ssuppressed:%s",
+			     *used ? "," : "", why);
+		*used += n > 0 ? (size_t)n : 0;
+		count_suppressed(p->f, why);
+	}
+}
+
+/* Gives up every step passed over, before the invoice's own decision
+ * (same next instant, so that decision still sets the queue last). */
+static void passed_groups(struct customer_plan *p, struct unit *u,
+			  const char *id, const char *sv, uint32_t expired,
+			  uint32_t superseded, size_t main, char mark,
+			  int64_t next_ms)
+{
+	char line[160];
+
+	for (size_t i = 0; i < p->t->n_steps; i++) {
+		const char *why =
+			passed_reason(expired, superseded, i, main, mark);
+
+		if (!why)
+			continue;
+		snprintf(line, sizeof(line), "suppressed %s %s", why,
+			 p->t->steps[i].name);
+		unit_invoice(u, id, sv, i, 'x', next_ms, line);
+	}
+}
+
 /* The commit of a sent message: every invoice advances past its step. */
 static void commit_sent(struct customer_plan *p,
 			const struct compose_item *items, size_t n,
 			const struct compose_out *msg, bool final)
 {
-	char line[STATE_HIST_MAX / 2], stats[128], hist[COMPOSE_ID_MAX + 64];
+	char line[STATE_HIST_MAX / 2], stats[512], hist[COMPOSE_ID_MAX + 64];
 	struct unit *u;
-	size_t i, used;
+	size_t i, used, used_stats;
 
 	used = (size_t)snprintf(line, sizeof(line),
 				"%s%c%s%c%" PRId64 "%csent%c", msg->id,
@@ -545,24 +692,77 @@ static void commit_sent(struct customer_plan *p,
 		used += (size_t)snprintf(line + used, sizeof(line) - used,
 					 "%s%s", i ? "," : "",
 					 items[i].invoice->id);
-	snprintf(stats, sizeof(stats), "sent:%s%s", msg->step,
-		 final ? ",escalations" : "");
+	used_stats = (size_t)snprintf(stats, sizeof(stats), "sent:%s%s",
+				      msg->step, final ? ",escalations" : "");
+	for (i = 0; i < n; i++) {
+		const struct schedule_action *a = &items[i].action;
+
+		passed_stats(p, a->expired_steps, a->superseded_steps,
+			     a->step_index,
+			     step_mark(&p->t->steps[a->step_index]), stats,
+			     sizeof(stats), &used_stats);
+	}
 	u = unit_new(p->f, p->b, p->customer_key, line, stats);
 	if (!u)
 		return;
 	u->has_send = true;
 	for (i = 0; i < n; i++) {
 		const struct state_invoice *inv = items[i].invoice;
-		size_t step = items[i].action.step_index;
+		const struct schedule_action *a = &items[i].action;
+		size_t step = a->step_index;
 		char mark = step_mark(&p->t->steps[step]);
+		int64_t next = next_after(p, inv, a, mark);
 
+		passed_groups(p, u, inv->id, inv->schedule_version,
+			      a->expired_steps, a->superseded_steps, step, mark,
+			      next);
 		/* Each invoice's history names its own step, which may be
 		 * behind the message's when reminders were consolidated. */
 		snprintf(hist, sizeof(hist), "sent %s %s",
 			 p->t->steps[step].name, msg->id);
 		unit_invoice(u, inv->id, inv->schedule_version, step, mark,
-			     next_after(p, inv, step, mark), hist);
+			     next, hist);
 	}
+}
+
+/*
+ * The final step of item cannot be sent (reason), but the customer is
+ * still handed to the collector: the task alone, committed with the step
+ * given up (mark 'f': escalated) only once the broker acknowledged it.
+ * Returns false when the task could not be built.
+ */
+static bool escalate_unsent(struct customer_plan *p,
+			    const struct compose_item *item,
+			    enum decide_reason reason)
+{
+	const struct schedule_action *a = &item->action;
+	const struct state_invoice *inv = item->invoice;
+	size_t n_out = p->b->n_out, used;
+	char stats[256], line[160];
+	struct unit *u;
+	int64_t next;
+
+	emit_task(p, item, 1);
+	if (p->b->n_out == n_out)
+		return false;
+	used = (size_t)snprintf(stats, sizeof(stats),
+				"suppressed:%s,escalations",
+				decide_reason_name(reason));
+	passed_stats(p, a->expired_steps, a->superseded_steps, a->step_index,
+		     'f', stats, sizeof(stats), &used);
+	count_suppressed(p->f, decide_reason_name(reason));
+	u = unit_new(p->f, p->b, p->customer_key, "", stats);
+	if (!u)
+		return true; /* not committed: the lease brings it back */
+	u->has_send = true;
+	next = next_after(p, inv, a, 'f');
+	passed_groups(p, u, inv->id, inv->schedule_version, a->expired_steps,
+		      a->superseded_steps, a->step_index, 'f', next);
+	snprintf(line, sizeof(line), "suppressed %s %s collector_task",
+		 decide_reason_name(reason), p->t->steps[a->step_index].name);
+	unit_invoice(u, inv->id, inv->schedule_version, a->step_index, 'f',
+		     next, line);
+	return true;
 }
 
 static void emit_message(struct customer_plan *p, struct compose_item *items,
@@ -616,11 +816,17 @@ static void emit_all(struct customer_plan *p)
 		const struct compose_item *it = &p->sends[i];
 
 		if (p->t->cap_max_messages > 0 &&
+		    p->sent_in_window >= p->t->cap_max_messages &&
+		    escalates_anyway(p, &it->action,
+				     DECIDE_REASON_FREQUENCY_CAP) &&
+		    escalate_unsent(p, it, DECIDE_REASON_FREQUENCY_CAP))
+			continue;
+		if (p->t->cap_max_messages > 0 &&
 		    p->sent_in_window >= p->t->cap_max_messages) {
 			quiet_add(p, it->invoice, it->action.step_index, 'x',
-				  next_after(p, it->invoice,
-					     it->action.step_index, 'x'),
+				  next_after(p, it->invoice, &it->action, 'x'),
 				  "frequency_cap");
+			quiet_passed(p, &it->action);
 			continue;
 		}
 		emit_message(p, &p->sends[i], 1);
@@ -639,12 +845,15 @@ static void commit_quiet(struct customer_plan *p)
 		return;
 	stats[0] = '\0';
 	for (i = 0; i < p->n_quiet; i++) {
-		if (!p->quiet[i].field[0] || used >= sizeof(stats) - 80)
+		const struct quiet *q = &p->quiet[i];
+
+		passed_stats(p, q->expired, q->superseded, q->step, q->mark,
+			     stats, sizeof(stats), &used);
+		if (!q->field[0] || used >= sizeof(stats) - 80)
 			continue;
 		used += (size_t)snprintf(stats + used, sizeof(stats) - used,
-					 "%s%s", used ? "," : "",
-					 p->quiet[i].field);
-		count_suppressed(p->f, p->quiet[i].field + 11);
+					 "%s%s", used ? "," : "", q->field);
+		count_suppressed(p->f, q->field + 11);
 	}
 	u = unit_new(p->f, p->b, p->customer_key, "", stats);
 	if (!u)
@@ -652,6 +861,8 @@ static void commit_quiet(struct customer_plan *p)
 	for (i = 0; i < p->n_quiet; i++) {
 		const struct quiet *q = &p->quiet[i];
 
+		passed_groups(p, u, q->id, q->schedule_version, q->expired,
+			      q->superseded, q->step, q->mark, q->next_ms);
 		unit_invoice(u, q->id, q->schedule_version, q->step, q->mark,
 			     q->next_ms, q->line);
 	}
@@ -676,8 +887,9 @@ static int sent_in_window(struct customer_plan *p)
  * A claimed entry is planned as of the instant it fell due, not as of the
  * claim: a step that came due while no worker owned the partition (or
  * while the timer was behind) is then decided, sent late within its
- * deadline or suppressed as expired with that reason, instead of being
- * planned past.
+ * deadline or given up as expired with that reason, instead of being
+ * planned past; and a late step re-planned to its next send time is sent
+ * when that time comes rather than pushed to the day after.
  */
 static void plan_as_due(struct customer_plan *p, struct candidate *cand,
 			int64_t due_ms)

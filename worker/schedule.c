@@ -492,6 +492,7 @@ static int plan_offset_steps(const struct workflow_tenant *t,
 {
 	struct schedule_action past = { 0 }, future = { 0 }, a;
 	bool have_past = false, have_future = false, skip;
+	uint32_t expired = 0, superseded = 0;
 	size_t first = 0;
 
 	for (size_t i = 0; i < n_offset; i++)
@@ -509,9 +510,13 @@ static int plan_offset_steps(const struct workflow_tenant *t,
 		rc = candidate(t, f, i, again, &a, &skip, err, errlen);
 		if (rc)
 			return rc;
-		if (skip)
+		if (skip) {
+			expired |= UINT32_C(1) << i;
 			continue;
+		}
 		if (a.fire_ms <= f->now_ms) {
+			if (have_past)
+				superseded |= UINT32_C(1) << past.step_index;
 			past = a;
 			have_past = true;
 		} else if (!have_future || a.fire_ms < future.fire_ms) {
@@ -525,6 +530,8 @@ static int plan_offset_steps(const struct workflow_tenant *t,
 		*out = future;
 	else
 		out->done = true;
+	out->expired_steps = expired;
+	out->superseded_steps = superseded;
 	return DN_OK;
 }
 

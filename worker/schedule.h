@@ -126,8 +126,9 @@ struct schedule_facts {
 };
 
 struct schedule_action {
-	bool done;	     /* nothing more to do; other fields unset */
-	size_t step_index;   /* into the tenant's steps[] */
+	bool done;	   /* nothing more to do; other fields unset but the two
+		    * step masks below */
+	size_t step_index; /* into the tenant's steps[] */
 	uint32_t occurrence; /* 0 for the first send of the step, then 1.. */
 	int64_t planned_ms;  /* the step's own instant (due + offset at
 			       * send time, or the repeat / wait instant) */
@@ -135,6 +136,12 @@ struct schedule_action {
 			       * delay-queue score. May be < now_ms when the
 			       * step is late but still within its deadline */
 	int64_t deadline_ms; /* fire_ms + the tenant's deadline */
+	/* Steps passed over by this plan, bit i for steps[i]; set also when
+	 * done. The engine records each as suppressed with its reason and
+	 * marks it done, so that no due reminder vanishes unrecorded. */
+	uint32_t expired_steps;	   /* one-shot, deadline passed at now_ms */
+	uint32_t superseded_steps; /* time had come, but a later step's had
+				    * come too and won */
 };
 
 /*
@@ -142,20 +149,27 @@ struct schedule_action {
  *
  *   1. escalated: nothing more to do.
  *   2. escalation enabled and unanswered >= after_unanswered: the final
- *      step, wait_days after the latest history instant, at its time.
+ *      step, wait_days after the latest history instant, at its time. The
+ *      final step is never skipped: when now_ms is past its deadline it is
+ *      re-planned to its next send time from now, like a late repeating
+ *      step, so an escalation to a human is never lost to a late timer.
  *   3. otherwise the offset steps after the last one done (which may
  *      itself be the candidate again if it repeats: its next occurrence is
  *      repeat_every_days after its last local send date, and never before
  *      its own series due + offset + n * repeat), skipping steps whose
  *      conditions fail. A one-shot step whose deadline has passed at
- *      now_ms is skipped (a "due today" never arrives a day late); a late
- *      repeating step is re-planned to its next send time from now. Of the
- *      candidates whose time has come, the latest step wins; else the
- *      earliest upcoming one.
- *   4. no candidate: nothing more to do.
+ *      now_ms is not sent (a "due today" never arrives a day late) and is
+ *      reported in expired_steps; a late repeating step is re-planned to
+ *      its next send time from now. Of the candidates whose time has come,
+ *      the latest step wins and the earlier ones are reported in
+ *      superseded_steps; else the earliest upcoming one.
+ *   4. no candidate: nothing more to do (expired_steps may still be set).
  *
  * The engine calls it when an invoice opens or changes and again at fire
- * time (facts may have changed since) before decide_evaluate. Returns 0
+ * time (facts may have changed since) before decide_evaluate; when the
+ * decision finds a repeating or final step past its deadline, it plans
+ * again as of the claim, so that step moves to its next send time instead
+ * of being given up. Returns 0
  * with *out filled, or DN_ERR_INVALID (unknown zone, invalid due date)
  * with the reason in err.
  */

@@ -92,6 +92,10 @@ static void produce_scenarios(void)
 	opted_in("c-late");
 	due_mar9("c-late", "L1");
 	due_mar9("c-late", "L2");
+	/* Due Thursday 26 February: its notice and due-day alert passed
+	 * before any worker ran; its first reminder is Monday at 10:00. */
+	opted_in("c-stale");
+	wh_invoice(&run, tenant, "c-stale", "Z1", 1, 2026, 2, 26, 50000);
 	opted_in("c-chat");
 	due_mar9("c-chat", "T1");
 	wh_reply(&run, tenant, "c-chat", "wamid.chat", "D'acord, gràcies");
@@ -285,6 +289,46 @@ static void test_undecodable_message_is_dead_lettered(void **state)
 	assert_int_equal(wh_count_for(&sends, "c-control"), 1);
 }
 
+/* The history lines of invoice of customer (caller frees), or NULL. */
+static char *invoice_history(const char *customer, const char *invoice)
+{
+	int p, parts = (int)config_int(run.cfg, "DUNNING_KAFKA_PARTITIONS");
+	char *text = NULL;
+
+	for (p = 0; p < parts && !text; p++) {
+		char key[256], field[128];
+		const char *argv[3] = { "HGET", key, field };
+		redisReply *r;
+
+		snprintf(key, sizeof(key), "dn:{p%d}:c:%s/%s", p, tenant,
+			 customer);
+		snprintf(field, sizeof(field), "h:%s", invoice);
+		r = store_command(run.redis, 3, argv, NULL);
+		if (r && r->type == REDIS_REPLY_STRING)
+			text = strdup(r->str);
+		store_reply_free(r);
+	}
+	return text;
+}
+
+static void
+test_due_alert_missed_before_any_worker_ran_is_recorded(void **state)
+{
+	char *history = invoice_history("c-stale", "Z1");
+
+	(void)state;
+	assert_non_null(history);
+	assert_non_null(strstr(history, "suppressed expired notice"));
+	assert_non_null(strstr(history, "suppressed expired due"));
+	/* Recorded once each, and the reminders go on. */
+	assert_null(strstr(strstr(history, "suppressed expired due") + 1,
+			   "suppressed expired due"));
+	assert_true(wh_stat(&run, "suppressed:expired") >= 2);
+	assert_int_equal(wh_count_for(&sends, "c-stale"), 1);
+	assert_string_equal(wh_first_for(&sends, "c-stale")->step, "reminder");
+	free(history);
+}
+
 /* A settling payment of invoice at occurred_ms, as the ERP dates it. */
 static void pay_at(const char *customer, const char *invoice,
 		   int64_t occurred_ms)
@@ -347,6 +391,8 @@ int main(void)
 		cmocka_unit_test(test_customer_without_opt_in_is_suppressed),
 		cmocka_unit_test(test_frequency_cap_holds_across_invoices),
 		cmocka_unit_test(test_undecodable_message_is_dead_lettered),
+		cmocka_unit_test(
+			test_due_alert_missed_before_any_worker_ran_is_recorded),
 		cmocka_unit_test(test_payments_after_a_reminder_are_counted),
 	};
 

@@ -339,9 +339,10 @@ static void test_missing_workflow_is_an_error(void **state)
 static void test_reason_names_match_stats_fields(void **state)
 {
 	static const char *const names[] = {
-		"paid",	     "cancelled",     "disputed",	"no_opt_in",
-		"opted_out", "frequency_cap", "not_dunnable",	"nothing_due",
-		"escalated", "expired",	      "outside_window", "too_early",
+		"paid",	      "cancelled",     "disputed",	 "no_opt_in",
+		"opted_out",  "frequency_cap", "not_dunnable",	 "nothing_due",
+		"escalated",  "expired",       "outside_window", "too_early",
+		"superseded",
 	};
 
 	(void)state;

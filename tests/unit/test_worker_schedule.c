@@ -824,6 +824,145 @@ static void test_last_one_shot_step_done_means_nothing_more(void **state)
 	workflow_free(wf);
 }
 
+static void test_on_time_plan_passes_no_step_over(void **state)
+{
+	struct flow f;
+	struct schedule_action a;
+
+	(void)state;
+	flow_init(&f, "2026-04-15T09:00:00Z");
+	flow_done(&f, f.notice, "2026-04-08T08:00:00Z");
+	a = flow_next(&f);
+	assert_int_equal(a.step_index, f.due);
+	assert_int_equal(a.expired_steps, 0);
+	assert_int_equal(a.superseded_steps, 0);
+	workflow_free(f.wf);
+}
+
+static void test_late_plan_reports_expired_notice_and_due_alert(void **state)
+{
+	struct flow f;
+	struct schedule_action a;
+
+	(void)state;
+	/* No worker ran from before the notice until after the due alert's
+	 * deadline: both are reported, the reminder is next. */
+	flow_init(&f, "2026-04-16T12:00:00Z");
+	a = flow_next(&f);
+	assert_int_equal(a.step_index, f.reminder);
+	assert_int_equal(a.expired_steps, (1u << f.notice) | (1u << f.due));
+	assert_int_equal(a.superseded_steps, 0);
+	/* The notice was sent: only the due alert is passed over. */
+	flow_done(&f, f.notice, "2026-04-08T08:00:00Z");
+	a = flow_next(&f);
+	assert_int_equal(a.expired_steps, 1u << f.due);
+	workflow_free(f.wf);
+}
+
+static const char long_deadline_yaml[] =
+	"version: 1\n"
+	"tenants:\n"
+	"  default:\n"
+	"    command_deadline_minutes: 10080\n"
+	"    steps:\n"
+	"      - name: due\n"
+	"        offset_days: 0\n"
+	"        send_time: \"10:00\"\n"
+	"        templates: {en: {template: payment_due, language: en}}\n"
+	"      - name: reminder\n"
+	"        offset_days: 3\n"
+	"        send_time: \"10:00\"\n"
+	"        templates: {en: {template: payment_due, language: en}}\n";
+
+static void test_earlier_due_step_is_reported_superseded(void **state)
+{
+	struct workflow *wf = load(long_deadline_yaml);
+	struct schedule_facts facts = {
+		.due_date = { 2026, 4, 13 },
+		.time_zone = "UTC",
+		.amount_minor = 5000,
+		.currency = "EUR",
+		.now_ms = at("2026-04-16T11:00:00Z"),
+	};
+	struct schedule_action a;
+
+	(void)state;
+	/* Both are within their deadline of a week: the later one wins. */
+	assert_int_equal(
+		schedule_next(workflow_tenant(wf, NULL), &facts, &a, NULL, 0),
+		0);
+	assert_false(a.done);
+	assert_int_equal(a.step_index, 1);
+	assert_int_equal(a.fire_ms, at("2026-04-16T10:00:00Z"));
+	assert_int_equal(a.superseded_steps, 1u << 0);
+	assert_int_equal(a.expired_steps, 0);
+	workflow_free(wf);
+}
+
+static void test_expired_steps_are_reported_when_nothing_is_left(void **state)
+{
+	struct workflow *wf = load(conditions_yaml);
+	struct schedule_facts facts = {
+		.due_date = { 2026, 4, 15 },
+		.time_zone = "UTC",
+		.amount_minor = 50000,
+		.currency = "EUR",
+		.segment = "late",
+		.now_ms = at("2026-04-20T12:00:00Z"),
+	};
+	struct schedule_action a;
+
+	(void)state;
+	assert_int_equal(
+		schedule_next(workflow_tenant(wf, NULL), &facts, &a, NULL, 0),
+		0);
+	assert_true(a.done);
+	assert_int_equal(a.expired_steps, (1u << 0) | (1u << 1));
+	/* A notice whose conditions fail is not a step passed over. */
+	facts.segment = "prompt";
+	assert_int_equal(
+		schedule_next(workflow_tenant(wf, NULL), &facts, &a, NULL, 0),
+		0);
+	assert_int_equal(a.expired_steps, 1u << 1);
+	workflow_free(wf);
+}
+
+static void test_late_final_step_is_replanned_never_skipped(void **state)
+{
+	struct flow f;
+	struct schedule_action a;
+
+	(void)state;
+	/* The final step was due Monday 2026-05-11 at 10:00 Madrid; the
+	 * timer only gets to it on Wednesday, past its deadline. */
+	flow_init(&f, "2026-05-13T12:00:00Z");
+	flow_done(&f, f.notice, "2026-04-08T08:00:00Z");
+	flow_done(&f, f.due, "2026-04-15T08:00:00Z");
+	flow_done(&f, f.reminder, "2026-04-20T08:00:00Z");
+	flow_done(&f, f.reminder, "2026-04-27T08:00:00Z");
+	flow_done(&f, f.reminder, "2026-05-04T08:00:00Z");
+	f.facts.unanswered = 3;
+	a = flow_next(&f);
+	assert_false(a.done);
+	assert_int_equal(a.step_index, f.final);
+	assert_int_equal(a.planned_ms, at("2026-05-14T08:00:00Z"));
+	assert_int_equal(a.fire_ms, at("2026-05-14T08:00:00Z"));
+	assert_int_equal(a.deadline_ms, a.fire_ms + f.t->deadline_ms);
+	assert_int_equal(a.expired_steps, 0);
+	/* Planned as of that new instant (the engine's next claim), it stays
+	 * there: not pushed to the day after. */
+	f.facts.now_ms = at("2026-05-14T08:00:00Z");
+	a = flow_next(&f);
+	assert_int_equal(a.step_index, f.final);
+	assert_int_equal(a.fire_ms, at("2026-05-14T08:00:00Z"));
+	/* Late but within its deadline: still the original instant. */
+	f.facts.now_ms = at("2026-05-11T09:00:00Z");
+	a = flow_next(&f);
+	assert_int_equal(a.step_index, f.final);
+	assert_int_equal(a.fire_ms, at("2026-05-11T08:00:00Z"));
+	workflow_free(f.wf);
+}
+
 static void test_next_action_with_bad_zone_or_date_fails(void **state)
 {
 	struct workflow *wf = load(conditions_yaml);
@@ -914,6 +1053,14 @@ int main(void)
 			test_step_conditions_skip_small_or_other_segment),
 		cmocka_unit_test(
 			test_last_one_shot_step_done_means_nothing_more),
+		cmocka_unit_test(test_on_time_plan_passes_no_step_over),
+		cmocka_unit_test(
+			test_late_plan_reports_expired_notice_and_due_alert),
+		cmocka_unit_test(test_earlier_due_step_is_reported_superseded),
+		cmocka_unit_test(
+			test_expired_steps_are_reported_when_nothing_is_left),
+		cmocka_unit_test(
+			test_late_final_step_is_replanned_never_skipped),
 		cmocka_unit_test(test_next_action_with_bad_zone_or_date_fails),
 	};
 
