@@ -3,7 +3,10 @@
  * due-day alert, three weekly reminders and then the final message with
  * the collector's note, and a collector task with the customer, invoice,
  * amount, reminder history and reason; a customer who replies after the
- * second reminder starts counting again and is not escalated. */
+ * second reminder starts counting again and is not escalated; and a
+ * customer whose final message is refused by the frequency cap (tenant
+ * "nocons": one message a day, no consolidation) still reaches the
+ * collector. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "worker_harness.h"
 
@@ -17,7 +20,7 @@
 static struct wh_run run;
 static struct wh_worker worker;
 static struct wh_sends sends;
-static Dunning__V1__CollectorTask *task;
+static Dunning__V1__CollectorTask *task, *capped_task;
 static char tenant[64];
 
 static void status_delivered(const char *customer, const char *command_id)
@@ -75,7 +78,7 @@ static void read_task(void)
 	int64_t until = clock_real_now_ms() + 8000;
 
 	wh_reader_open(&run, &reader, "DUNNING_TOPIC_COLLECTIONS_TASKS");
-	while (!task && clock_real_now_ms() < until) {
+	while ((!task || !capped_task) && clock_real_now_ms() < until) {
 		rd_kafka_message_t *m =
 			kafka_consumer_poll(reader.consumer, 100);
 		Dunning__V1__CollectorTask *t;
@@ -87,8 +90,12 @@ static void read_task(void)
 		data = kafka_message_payload(m, &len);
 		t = dunning__v1__collector_task__unpack(NULL, len, data);
 		kafka_message_free(m);
-		if (t && strcmp(t->tenant, tenant) == 0)
+		if (t && !task && strcmp(t->tenant, tenant) == 0)
 			task = t;
+		else if (t && !capped_task &&
+			 strcmp(t->tenant, "nocons") == 0 &&
+			 strcmp(t->customer_id, "c-capped") == 0)
+			capped_task = t;
 		else if (t)
 			dunning__v1__collector_task__free_unpacked(t, NULL);
 	}
@@ -110,6 +117,13 @@ static int setup(void **state)
 		wh_invoice(&run, tenant, customers[i], "F-100", 1, 2026, 3, 5,
 			   123456);
 	}
+	/* On Monday 30 March Z-1's final step and A-1's first reminder
+	 * (due Friday 27 March) fall due together: A-1 goes first and the
+	 * cap of one message a day refuses Z-1's final message. */
+	wh_customer(&run, "nocons", "c-capped", "Europe/Madrid", "ca-ES",
+		    DUNNING__V1__OPT_IN_STATUS__OPT_IN_STATUS_OPTED_IN);
+	wh_invoice(&run, "nocons", "c-capped", "Z-1", 1, 2026, 3, 5, 5000);
+	wh_invoice(&run, "nocons", "c-capped", "A-1", 1, 2026, 3, 27, 7000);
 	wh_flush(&run);
 	wh_worker_start(&run, &worker);
 	watch();
@@ -124,6 +138,8 @@ static int teardown(void **state)
 	wh_sends_release(&sends);
 	if (task)
 		dunning__v1__collector_task__free_unpacked(task, NULL);
+	if (capped_task)
+		dunning__v1__collector_task__free_unpacked(capped_task, NULL);
 	wh_run_release(&run);
 	return 0;
 }
@@ -203,6 +219,18 @@ static void test_command_ids_are_unique_per_reminder(void **state)
 						sends.cmd[k]->command_id);
 }
 
+static void
+test_final_refused_by_the_cap_still_reaches_the_collector(void **state)
+{
+	(void)state;
+	assert_non_null(capped_task);
+	assert_string_equal(capped_task->collector, "Marta Puig");
+	assert_int_equal(capped_task->n_invoices, 1);
+	assert_string_equal(capped_task->invoices[0]->invoice_id, "Z-1");
+	assert_non_null(strstr(capped_task->reason, "3 reminders unanswered"));
+	assert_true(wh_stat(&run, "suppressed:frequency_cap") >= 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -210,6 +238,8 @@ int main(void)
 		cmocka_unit_test(test_collector_task_carries_the_whole_story),
 		cmocka_unit_test(test_reply_resets_the_unanswered_count),
 		cmocka_unit_test(test_command_ids_are_unique_per_reminder),
+		cmocka_unit_test(
+			test_final_refused_by_the_cap_still_reaches_the_collector),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
