@@ -46,7 +46,8 @@ void csv_reader_free(struct csv_reader *r);
  * end of input; DN_ERR_DECODE for a bad record (invalid UTF-8, a stray
  * character after a closing quote, a quote never closed) and
  * DN_ERR_TOO_LARGE for one over the limits, with the reason in err and
- * record->line (and, for invalid UTF-8, record->bad_field) set: the caller reports it and calls again for the next;
+ * record->line (and, for invalid UTF-8, record->bad_field) set: the
+ * caller reports it and calls again for the next;
  * DN_ERR_IO if the stream fails.
  */
 int csv_reader_next(struct csv_reader *r, struct csv_record *record, char *err,

@@ -186,8 +186,9 @@ int workflow_step_index(const struct workflow_tenant *t, const char *name);
 /*
  * The template of step for a customer locale (BCP 47, "ca-ES", "pt_BR"
  * accepted too): exact tag, else its language ("ca"), else another region
- * of that language ("es-ES" for "es-MX"), else the step's fallback locale. Case-insensitive; locale may be NULL or empty (the
- * fallback). Never NULL. Borrowed from the step.
+ * of that language ("es-ES" for "es-MX"), else the step's fallback
+ * locale. Case-insensitive; locale may be NULL or empty (the fallback).
+ * Never NULL. Borrowed from the step.
  */
 const struct workflow_template *
 workflow_step_template(const struct workflow_step *step, const char *locale);
