@@ -2,6 +2,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "civil.h"
 
+#include "calendar.h"
+
 #include "error.h"
 
 #include <stdbool.h>
@@ -130,32 +132,16 @@ int civil_parse(const char *text, size_t len, enum civil_format format,
 	return DN_OK;
 }
 
-/* Days from civil, after Howard Hinnant's public-domain algorithm. */
 int64_t civil_to_days(struct civil_date date)
 {
-	int64_t y = date.year - (date.month <= 2);
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t mp = (date.month + 9) % 12;
-	int64_t doy = (153 * mp + 2) / 5 + date.day - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-
-	return era * 146097 + doe - 719468;
+	return calendar_days_from_civil(date.year, date.month, date.day);
 }
 
 struct civil_date civil_from_days(int64_t days)
 {
-	int64_t z = days + 719468;
-	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	int64_t doe = z - era * 146097;
-	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	int64_t mp = (5 * doy + 2) / 153;
 	struct civil_date date;
 
-	date.day = (int)(doy - (153 * mp + 2) / 5 + 1);
-	date.month = (int)(mp < 10 ? mp + 3 : mp - 9);
-	date.year = (int)(yoe + era * 400 + (date.month <= 2));
+	calendar_civil_from_days(days, &date.year, &date.month, &date.day);
 	return date;
 }
 

@@ -9,6 +9,8 @@
  */
 #include "schedule.h"
 
+#include "calendar.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -50,33 +52,21 @@ static bool date_valid(struct workflow_date d)
 	       days[d.month - 1] + (d.month == 2 && leap_year(d.year) ? 1 : 0);
 }
 
-/* Days from civil, after the well-known era-based algorithm: years are
- * counted from March so that the leap day ends the year. */
 int32_t schedule_date_to_days(struct workflow_date date)
 {
-	int y = date.year - (date.month <= 2);
-	int era = (y >= 0 ? y : y - 399) / 400;
-	int yoe = y - era * 400;
-	int mp = (date.month + 9) % 12;
-	int doy = (153 * mp + 2) / 5 + date.day - 1;
-	int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-
-	return era * 146097 + doe - 719468;
+	return (int32_t)calendar_days_from_civil(date.year, date.month,
+						 date.day);
 }
 
 struct workflow_date schedule_date_from_days(int32_t days)
 {
-	int z = days + 719468;
-	int era = (z >= 0 ? z : z - 146096) / 146097;
-	int doe = z - era * 146097;
-	int yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	int doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	int mp = (5 * doy + 2) / 153;
 	struct workflow_date d;
+	int year, month, day;
 
-	d.day = doy - (153 * mp + 2) / 5 + 1;
-	d.month = mp < 10 ? mp + 3 : mp - 9;
-	d.year = yoe + era * 400 + (d.month <= 2);
+	calendar_civil_from_days(days, &year, &month, &day);
+	d.year = year;
+	d.month = month;
+	d.day = day;
 	return d;
 }
 
