@@ -488,7 +488,7 @@ static int cmd_import(struct cli_args *a, int argc, char **argv)
 	for (i = 0; i < operands && !shutdown_requested(); i++) {
 		if (import_file(argv[2 + i], &a->import, sink, err,
 				sizeof(err))) {
-			log_error("CSV", "cannot import: %s", err);
+			log_error("IMPORT", "cannot import: %s", err);
 			sink_reject_file(sink, argv[2 + i], err);
 			failed++;
 		}
@@ -519,10 +519,10 @@ static int cmd_generate(struct cli_args *a, int argc, char **argv)
 		return a->help ? 0 : EXIT_USAGE;
 	}
 	if (generate_ledger(&a->gen, err, sizeof(err))) {
-		log_error("CSV", "cannot generate: %s", err);
+		log_error("IMPORT", "cannot generate: %s", err);
 		return EXIT_REJECTED;
 	}
-	log_info("CSV", "generated customers=%ld invoices=%ld dir=%s",
+	log_info("IMPORT", "generated customers=%ld invoices=%ld dir=%s",
 		 a->gen.customers, a->gen.invoices, a->gen.out_dir);
 	return 0;
 }
@@ -546,10 +546,11 @@ static int cmd_directory(struct cli_args *a, int argc, char **argv)
 	}
 	if (directory_from_ledger(a->ledger, &a->import, a->gen.seed, a->out,
 				  &count, err, sizeof(err))) {
-		log_error("CSV", "cannot write the directory: %s", err);
+		log_error("IMPORT", "cannot write the directory: %s", err);
 		return EXIT_REJECTED;
 	}
-	log_info("CSV", "wrote directory customers=%zu out=%s", count, a->out);
+	log_info("IMPORT", "wrote directory customers=%zu out=%s", count,
+		 a->out);
 	return 0;
 }
 

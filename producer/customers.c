@@ -12,6 +12,7 @@
 #include "shutdown.h"
 #include "phone.h"
 
+#include <errno.h>
 #include <unicode/ucal.h>
 #include <unicode/uloc.h>
 #include <unicode/ustring.h>
@@ -305,7 +306,8 @@ int customers_import_file(const char *path, const struct import_options *opts,
 	int rc;
 
 	if (!in)
-		return dn_fail(DN_ERR_IO, err, errlen, "cannot open %s", path);
+		return dn_fail(DN_ERR_IO, err, errlen, "cannot open %s: %s",
+			       path, strerror(errno));
 	if (fstat(fileno(in), &st))
 		st.st_size = 0;
 	reader = csv_reader_new(in, opts->delimiter);

@@ -10,6 +10,7 @@
 
 #include "error.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -111,7 +112,8 @@ int directory_from_ledger(const char *path, const struct import_options *opts,
 
 	rc = ledger_layout_init(&layout, opts, err, errlen);
 	if (!rc && !(in = fopen(path, "rb")))
-		rc = dn_fail(DN_ERR_IO, err, errlen, "cannot open %s", path);
+		rc = dn_fail(DN_ERR_IO, err, errlen, "cannot open %s: %s", path,
+			     strerror(errno));
 	if (!rc && !(reader = csv_reader_new(in, opts->delimiter)))
 		rc = DN_ERR_NOMEM;
 	rc = rc ? rc : scan(reader, &layout, &list, err, errlen);

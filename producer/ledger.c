@@ -12,6 +12,7 @@
 #include "shutdown.h"
 #include "money.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -585,7 +586,8 @@ int ledger_import_file(const char *path, const struct import_options *opts,
 		return rc;
 	in = fopen(path, "rb");
 	if (!in)
-		return dn_fail(DN_ERR_IO, err, errlen, "cannot open %s", path);
+		return dn_fail(DN_ERR_IO, err, errlen, "cannot open %s: %s",
+			       path, strerror(errno));
 	if (fstat(fileno(in), &st))
 		st.st_size = 0;
 	reader = csv_reader_new(in, opts->delimiter);

@@ -130,7 +130,7 @@ static void write_reject(struct sink *s, const char *file, const char *location,
 	if (!s->rejects && s->opts.reject_path && *s->opts.reject_path) {
 		s->rejects = fopen(s->opts.reject_path, "w");
 		if (!s->rejects) {
-			log_error("CSV", "cannot write reject file %s",
+			log_error("IMPORT", "cannot write reject file %s",
 				  s->opts.reject_path);
 			s->opts.reject_path = NULL;
 			return;
@@ -151,10 +151,10 @@ void sink_reject(struct sink *s, const char *file, const char *location,
 	/* The reject file has them all; the log only the first few. */
 	s->counts.rejected++;
 	if (s->counts.rejected <= SINK_REJECTS_LOGGED)
-		log_warn("CSV", "rejected file=%s at=%s field=%s: %s", file,
+		log_warn("IMPORT", "rejected file=%s at=%s field=%s: %s", file,
 			 location, field && *field ? field : "-", reason);
 	if (s->counts.rejected == SINK_REJECTS_LOGGED)
-		log_warn("CSV",
+		log_warn("IMPORT",
 			 "further rejections go to the reject file only");
 	write_reject(s, file, location, field, reason);
 }
@@ -334,14 +334,15 @@ static int replay(struct sink *s)
 	size_t i;
 
 	qsort(s->kept, s->kept_count, sizeof(s->kept[0]), kept_compare);
-	log_info("CSV", "replay starting events=%zu clock=%s", s->kept_count,
+	log_info("IMPORT", "replay starting events=%zu clock=%s", s->kept_count,
 		 event_format_instant(clock_now_ms(), when, sizeof(when)));
 	for (i = 0; i < s->kept_count; i++) {
 		const struct kept_event *k = &s->kept[i];
 
 		if (!wait_for_clock(s, k->occurred_at_ms)) {
-			log_warn("CSV", "replay stopped published=%zu left=%zu",
-				 i, s->kept_count - i);
+			log_warn("IMPORT",
+				 "replay stopped published=%zu left=%zu", i,
+				 s->kept_count - i);
 			return DN_ERR_UNAVAILABLE;
 		}
 		if (replay_one(s, k))
@@ -351,7 +352,8 @@ static int replay(struct sink *s)
 		/* A line per simulated day, for logs; a bar for people. */
 		if (k->occurred_at_ms / 86400000 != day) {
 			day = k->occurred_at_ms / 86400000;
-			log_info("CSV", "replay reached %.10s published=%llu",
+			log_info("IMPORT",
+				 "replay reached %.10s published=%llu",
 				 event_format_instant(k->occurred_at_ms, when,
 						      sizeof(when)),
 				 (unsigned long long)s->counts.published);

@@ -11,6 +11,7 @@
 #include "money.h"
 #include "phone.h"
 
+#include <errno.h>
 #include <libxml/parser.h>
 #include <libxml/xpath.h>
 #include <libxml/xpathInternals.h>
@@ -436,7 +437,8 @@ int ubl_import_file(const char *path, const struct import_options *opts,
 	int rc;
 
 	if (stat(path, &st))
-		return dn_fail(DN_ERR_IO, err, errlen, "cannot open %s", path);
+		return dn_fail(DN_ERR_IO, err, errlen, "cannot open %s: %s",
+			       path, strerror(errno));
 	memset(&d, 0, sizeof(d));
 	d.path = path;
 	d.opts = opts;
