@@ -5,7 +5,10 @@
  * Gregorian) with integer arithmetic; only the step from a local wall time
  * to a UTC instant and back goes through an ICU calendar of the customer's
  * zone. Opening an ICU calendar loads zone data, so each thread keeps the
- * last few it used.
+ * last few it used. With each it keeps the span between two offset
+ * transitions it last looked at: inside it, local time is UTC plus one
+ * fixed offset and both steps are integer arithmetic; ICU answers only
+ * near a transition and when an instant leaves the span.
  */
 #include "schedule.h"
 
@@ -23,10 +26,18 @@
 #define CACHE_SIZE	8
 #define SEARCH_DAYS	400
 #define MINUTES_PER_DAY 1440
+#define MS_PER_DAY	86400000LL
+/* Wall times this close to a transition are placed by ICU: the largest
+ * offset change on record (a day, when Samoa crossed the date line) fits
+ * in it, so farther in, a wall time has one reading. */
+#define SPAN_MARGIN_MS (2 * MS_PER_DAY)
 
 struct cached_calendar {
 	char zone[ZONE_ID_MAX];
 	UCalendar *cal;
+	bool span_known;
+	int64_t span_from, span_to; /* [from, to) with one offset */
+	int64_t offset_ms;	    /* local minus UTC within it */
 };
 
 static _Thread_local struct cached_calendar cache[CACHE_SIZE];
@@ -132,7 +143,8 @@ static UCalendar *open_calendar(const UChar *id)
 }
 
 /* This thread's calendar for zone, or NULL with the reason in err. */
-static UCalendar *calendar_for(const char *zone, char *err, size_t errlen)
+static struct cached_calendar *calendar_for(const char *zone, char *err,
+					    size_t errlen)
 {
 	struct cached_calendar *slot;
 	UChar id[ZONE_ID_MAX];
@@ -140,7 +152,7 @@ static UCalendar *calendar_for(const char *zone, char *err, size_t errlen)
 
 	for (unsigned i = 0; zone && i < CACHE_SIZE; i++)
 		if (cache[i].cal && !strcmp(cache[i].zone, zone))
-			return cache[i].cal;
+			return &cache[i];
 	if (!zone_to_uchars(zone, id) || !zone_is_system(id) ||
 	    !(cal = open_calendar(id))) {
 		dn_fail(DN_ERR_INVALID, err, errlen, "unknown time zone \"%s\"",
@@ -151,8 +163,47 @@ static UCalendar *calendar_for(const char *zone, char *err, size_t errlen)
 	if (slot->cal)
 		ucal_close(slot->cal);
 	slot->cal = cal;
+	slot->span_known = false;
 	snprintf(slot->zone, sizeof(slot->zone), "%s", zone);
-	return cal;
+	return slot;
+}
+
+/* Learns the span of one offset around instant_ms (ICU's transitions
+ * before and after it); false when ICU cannot say. */
+static bool span_learn(struct cached_calendar *slot, int64_t instant_ms)
+{
+	UErrorCode status = U_ZERO_ERROR;
+	UDate before = 0, after = 0;
+	int32_t offset;
+
+	ucal_setMillis(slot->cal, (UDate)instant_ms, &status);
+	offset = ucal_get(slot->cal, UCAL_ZONE_OFFSET, &status) +
+		 ucal_get(slot->cal, UCAL_DST_OFFSET, &status);
+	if (!ucal_getTimeZoneTransitionDate(
+		    slot->cal, UCAL_TZ_TRANSITION_PREVIOUS_INCLUSIVE, &before,
+		    &status))
+		before = -8.64e15;
+	if (!ucal_getTimeZoneTransitionDate(slot->cal, UCAL_TZ_TRANSITION_NEXT,
+					    &after, &status))
+		after = 8.64e15;
+	slot->span_known =
+		U_SUCCESS(status) && before <= instant_ms && instant_ms < after;
+	slot->span_from = (int64_t)before;
+	slot->span_to = (int64_t)after;
+	slot->offset_ms = offset;
+	return slot->span_known;
+}
+
+static bool span_covers(const struct cached_calendar *slot, int64_t from,
+			int64_t to)
+{
+	return slot->span_known && from >= slot->span_from &&
+	       to < slot->span_to;
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+	return a / b - (a % b != 0 && (a < 0) != (b < 0));
 }
 
 void schedule_thread_release(void)
@@ -174,12 +225,20 @@ bool schedule_zone_valid(const char *zone)
 /* ------------------------------------------------------------------ */
 /* Local time and instants */
 
-static int wall_to_instant(UCalendar *cal, struct workflow_date d, int minute,
-			   int64_t *out_ms)
+static int wall_to_instant(struct cached_calendar *slot, struct workflow_date d,
+			   int minute, int64_t *out_ms)
 {
 	UErrorCode status = U_ZERO_ERROR;
+	UCalendar *cal = slot->cal;
+	int64_t wall = schedule_date_to_days(d) * MS_PER_DAY + minute * 60000LL;
 	UDate millis;
 
+	/* Well inside the known span: one reading, no ICU. */
+	if (span_covers(slot, wall - slot->offset_ms - SPAN_MARGIN_MS,
+			wall - slot->offset_ms + SPAN_MARGIN_MS)) {
+		*out_ms = wall - slot->offset_ms;
+		return DN_OK;
+	}
 	ucal_clear(cal);
 	ucal_setDateTime(cal, d.year, d.month - 1, d.day, minute / 60,
 			 minute % 60, 0, &status);
@@ -187,6 +246,7 @@ static int wall_to_instant(UCalendar *cal, struct workflow_date d, int minute,
 	if (U_FAILURE(status))
 		return DN_ERR_INVALID;
 	*out_ms = (int64_t)millis;
+	span_learn(slot, *out_ms);
 	return DN_OK;
 }
 
@@ -194,7 +254,7 @@ int schedule_local_instant(const char *zone, struct workflow_date date,
 			   int day_offset, int minute_of_day, int64_t *out_ms,
 			   char *err, size_t errlen)
 {
-	UCalendar *cal;
+	struct cached_calendar *cal;
 	struct workflow_date day;
 
 	if (!date_valid(date))
@@ -221,10 +281,21 @@ int schedule_local_date(const char *zone, int64_t instant_ms,
 			size_t errlen)
 {
 	UErrorCode status = U_ZERO_ERROR;
-	UCalendar *cal = calendar_for(zone, err, errlen);
+	struct cached_calendar *slot = calendar_for(zone, err, errlen);
+	UCalendar *cal = slot ? slot->cal : NULL;
 
 	if (!cal)
 		return DN_ERR_INVALID;
+	if (span_covers(slot, instant_ms, instant_ms) ||
+	    span_learn(slot, instant_ms)) {
+		int64_t local = instant_ms + slot->offset_ms;
+		int64_t days = floor_div(local, MS_PER_DAY);
+
+		*out = schedule_date_from_days((int32_t)days);
+		if (minute)
+			*minute = (int)((local - days * MS_PER_DAY) / 60000);
+		return DN_OK;
+	}
 	ucal_setMillis(cal, (UDate)instant_ms, &status);
 	out->year = ucal_get(cal, UCAL_EXTENDED_YEAR, &status);
 	out->month = ucal_get(cal, UCAL_MONTH, &status) + 1;

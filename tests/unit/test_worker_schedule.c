@@ -6,7 +6,10 @@
  * America/Sao_Paulo (historic 2018 DST with a missing midnight, and today
  * without DST), month ends, 29 February, a due date on a Sunday, customers
  * in UTC+13 and UTC-10, the send window, and the next action of an invoice
- * under the default workflow (deploy/workflow.yaml).
+ * under the default workflow (deploy/workflow.yaml). The integer fast path
+ * between two offset transitions is checked against ICU itself, instant
+ * by instant, across transitions in zones with odd offsets and a day-long
+ * jump.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +20,9 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include <unicode/ucal.h>
+#include <unicode/ustring.h>
 
 #include "config.h"
 #include "error.h"
@@ -988,6 +994,107 @@ static void test_next_action_with_bad_zone_or_date_fails(void **state)
 	workflow_free(wf);
 }
 
+/* Zones with DST, half- and quarter-hour offsets, a 30-minute DST change
+ * and Samoa's jump across the date line (2011-12-30 never happened). */
+static const char *const odd_zones[] = {
+	"Europe/Madrid",   "America/Sao_Paulo", "Australia/Lord_Howe",
+	"Asia/Kathmandu",  "America/St_Johns",	"Pacific/Apia",
+	"Pacific/Chatham", "America/Havana",	"UTC",
+};
+
+static UCalendar *reference_calendar(const char *zone)
+{
+	UErrorCode status = U_ZERO_ERROR;
+	UChar id[64];
+	UCalendar *cal;
+
+	u_uastrncpy(id, zone, 64);
+	cal = ucal_open(id, -1, "en_US_POSIX", UCAL_GREGORIAN, &status);
+	assert_true(U_SUCCESS(status));
+	ucal_setGregorianChange(cal, -8.64e15, &status);
+	ucal_setAttribute(cal, UCAL_REPEATED_WALL_TIME, UCAL_WALLTIME_FIRST);
+	ucal_setAttribute(cal, UCAL_SKIPPED_WALL_TIME, UCAL_WALLTIME_LAST);
+	return cal;
+}
+
+static void test_local_date_matches_icu_across_transitions(void **state)
+{
+	const int64_t from = 1293840000000LL; /* 2011-01-01 */
+	const int64_t step = 7 * 3600000LL + 13 * 60000LL;
+
+	(void)state;
+	for (size_t z = 0; z < sizeof(odd_zones) / sizeof(*odd_zones); z++) {
+		UCalendar *cal = reference_calendar(odd_zones[z]);
+
+		for (int64_t t = from; t < from + 3 * 366 * 86400000LL;
+		     t += step) {
+			UErrorCode status = U_ZERO_ERROR;
+			struct workflow_date d;
+			int minute;
+
+			assert_int_equal(schedule_local_date(odd_zones[z], t,
+							     &d, &minute, NULL,
+							     0),
+					 0);
+			ucal_setMillis(cal, (UDate)t, &status);
+			assert_int_equal(d.year,
+					 ucal_get(cal, UCAL_YEAR, &status));
+			assert_int_equal(d.month,
+					 ucal_get(cal, UCAL_MONTH, &status) +
+						 1);
+			assert_int_equal(d.day,
+					 ucal_get(cal, UCAL_DATE, &status));
+			assert_int_equal(
+				minute,
+				ucal_get(cal, UCAL_HOUR_OF_DAY, &status) * 60 +
+					ucal_get(cal, UCAL_MINUTE, &status));
+		}
+		ucal_close(cal);
+	}
+}
+
+/* Every day of three years at a few wall times, in the order given by
+ * direction, so that the span known beforehand is once the earlier and
+ * once the later one. */
+static void check_local_instants(const char *zone, int direction)
+{
+	static const int minutes[] = { 0, 90, 150, 600, 1439 };
+	const int32_t first =
+		schedule_date_to_days((struct workflow_date){ 2011, 1, 1 });
+	UCalendar *cal = reference_calendar(zone);
+
+	for (int32_t i = 0; i < 3 * 366; i++) {
+		int32_t day = direction > 0 ? first + i : first + 3 * 366 - i;
+		struct workflow_date d = schedule_date_from_days(day);
+
+		for (size_t m = 0; m < 5; m++) {
+			UErrorCode status = U_ZERO_ERROR;
+			int64_t got = 0;
+
+			assert_int_equal(schedule_local_instant(zone, d, 0,
+								minutes[m],
+								&got, NULL, 0),
+					 0);
+			ucal_clear(cal);
+			ucal_setDateTime(cal, d.year, d.month - 1, d.day,
+					 minutes[m] / 60, minutes[m] % 60, 0,
+					 &status);
+			assert_int_equal(got,
+					 (int64_t)ucal_getMillis(cal, &status));
+		}
+	}
+	ucal_close(cal);
+}
+
+static void test_local_instant_matches_icu_across_transitions(void **state)
+{
+	(void)state;
+	for (size_t z = 0; z < sizeof(odd_zones) / sizeof(*odd_zones); z++) {
+		check_local_instants(odd_zones[z], 1);
+		check_local_instants(odd_zones[z], -1);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1062,6 +1169,10 @@ int main(void)
 		cmocka_unit_test(
 			test_late_final_step_is_replanned_never_skipped),
 		cmocka_unit_test(test_next_action_with_bad_zone_or_date_fails),
+		cmocka_unit_test(
+			test_local_date_matches_icu_across_transitions),
+		cmocka_unit_test(
+			test_local_instant_matches_icu_across_transitions),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, teardown_thread);
