@@ -117,6 +117,7 @@ struct unit {
 	struct args args;
 	size_t n_invoices;
 	size_t count_at; /* index of the invoice-count argument */
+	char count[24];	 /* its text, filled at commit */
 	bool has_send;	 /* committed only if its messages were acknowledged */
 };
 
@@ -158,9 +159,10 @@ static void *grow(void *array, size_t *max, size_t size)
 	return p;
 }
 
-static struct unit *unit_new(struct fire *f, struct batch *b,
-			     const char *customer_key, const char *sent_line,
-			     const char *stats)
+/* A unit's arguments: its customer's hash (a key of the call), then the
+ * unit's group of commit.lua arguments, its invoice count last so far. */
+static struct unit *unit_new(struct batch *b, const char *customer_key,
+			     const char *sent_line, const char *stats)
 {
 	struct unit *u;
 
@@ -173,15 +175,8 @@ static struct unit *unit_new(struct fire *f, struct batch *b,
 	}
 	u = &b->units[b->n_units++];
 	memset(u, 0, sizeof(*u));
-	args_str(&u->args, "EVALSHA");
-	args_str(&u->args, f->commit_sha);
-	args_str(&u->args, "4");
 	args_fmt(&u->args, "dn:{p%" PRId32 "}:c:%s", b->partition,
 		 customer_key);
-	args_fmt(&u->args, "dn:{p%" PRId32 "}:q", b->partition);
-	args_fmt(&u->args, "dn:{p%" PRId32 "}:lease", b->partition);
-	args_fmt(&u->args, "dn:{p%" PRId32 "}:stats", b->partition);
-	args_fmt(&u->args, "%" PRId64, b->now);
 	args_str(&u->args, customer_key);
 	args_str(&u->args, sent_line);
 	args_str(&u->args, stats);
@@ -702,7 +697,7 @@ static void commit_sent(struct customer_plan *p,
 			     step_mark(&p->t->steps[a->step_index]), stats,
 			     sizeof(stats), &used_stats);
 	}
-	u = unit_new(p->f, p->b, p->customer_key, line, stats);
+	u = unit_new(p->b, p->customer_key, line, stats);
 	if (!u)
 		return;
 	u->has_send = true;
@@ -751,7 +746,7 @@ static bool escalate_unsent(struct customer_plan *p,
 	passed_stats(p, a->expired_steps, a->superseded_steps, a->step_index,
 		     'f', stats, sizeof(stats), &used);
 	count_suppressed(p->f, decide_reason_name(reason));
-	u = unit_new(p->f, p->b, p->customer_key, "", stats);
+	u = unit_new(p->b, p->customer_key, "", stats);
 	if (!u)
 		return true; /* not committed: the lease brings it back */
 	u->has_send = true;
@@ -855,7 +850,7 @@ static void commit_quiet(struct customer_plan *p)
 					 "%s%s", used ? "," : "", q->field);
 		count_suppressed(p->f, q->field + 11);
 	}
-	u = unit_new(p->f, p->b, p->customer_key, "", stats);
+	u = unit_new(p->b, p->customer_key, "", stats);
 	if (!u)
 		return;
 	for (i = 0; i < p->n_quiet; i++) {
@@ -952,14 +947,22 @@ static void plan_customer(struct fire *f, struct batch *b,
 /* ---------------------------------------------------------------------- */
 /* The batch                                                                */
 
-/* Claimed invoices of one customer. */
+/* Claimed invoices of one customer: a run of the batch's id and score
+ * arrays (the claim is sorted by member, so a customer's are adjacent). */
 struct claimed_customer {
 	char key[STATE_ID_MAX * 2 + 2];
 	char tenant[STATE_ID_MAX];
 	char customer_id[STATE_ID_MAX];
-	char *ids[QUEUE_BATCH_MAX];
-	int64_t dues[QUEUE_BATCH_MAX]; /* the entries' scores, -1 if none */
+	char **ids;
+	int64_t *dues; /* the entries' scores, -1 if none */
 	size_t n_ids;
+};
+
+/* Where group_claim puts the claimed ids and scores. */
+struct claimed_ids {
+	char *text; /* STATE_ID_MAX per entry */
+	char **ids; /* into text */
+	int64_t *dues;
 };
 
 static int compare_entries(const void *a, const void *b)
@@ -969,15 +972,16 @@ static int compare_entries(const void *a, const void *b)
 	return strcmp(x->member, y->member);
 }
 
-/* Groups the sorted claim by customer; ids point into the claim. */
+/* Groups the sorted claim by customer into groups and store. */
 static size_t group_claim(struct queue_claim *claim,
-			  struct claimed_customer *groups, char *ids_store)
+			  struct claimed_customer *groups,
+			  struct claimed_ids *store)
 {
 	char key[STATE_ID_MAX * 2 + 2];
-	size_t i, n = 0;
+	size_t i, n = 0, kept = 0;
 
 	for (i = 0; i < claim->count; i++) {
-		char *id = ids_store + i * STATE_ID_MAX;
+		char *id = store->text + i * STATE_ID_MAX;
 		struct claimed_customer *g;
 
 		if (state_member_split(claim->entries[i].member,
@@ -987,14 +991,17 @@ static size_t group_claim(struct queue_claim *claim,
 		if (!g || strcmp(g->key, key) != 0) {
 			g = &groups[n];
 			snprintf(g->key, sizeof(g->key), "%s", key);
+			g->ids = &store->ids[kept];
+			g->dues = &store->dues[kept];
 			g->n_ids = 0;
 			if (state_customer_key_split(key, g->tenant,
 						     g->customer_id))
 				continue;
 			n++;
 		}
-		g->dues[g->n_ids] = claim->entries[i].due_ms;
-		g->ids[g->n_ids++] = id;
+		store->dues[kept] = claim->entries[i].due_ms;
+		store->ids[kept++] = id;
+		g->n_ids++;
 	}
 	return n;
 }
@@ -1108,22 +1115,6 @@ static int commit_load(struct fire *f)
 	return ok ? DN_OK : DN_ERR_REDIS;
 }
 
-/* Points argv at the unit's arguments, with the invoice count filled. */
-static const char **unit_argv(struct unit *u, char *count, size_t len)
-{
-	const char **argv = calloc((size_t)u->args.argc, sizeof(*argv));
-	int k;
-
-	if (!argv)
-		return NULL;
-	for (k = 0; k < u->args.argc; k++)
-		argv[k] = u->args.buf + u->args.offs[k];
-	snprintf(count, len, "%zu", u->n_invoices);
-	argv[u->count_at] = count;
-	u->args.lens[u->count_at] = strlen(count);
-	return argv;
-}
-
 /* Whether a commit reply says the server lost the script. */
 static bool noscript(const redisReply *r)
 {
@@ -1131,68 +1122,98 @@ static bool noscript(const redisReply *r)
 	       strncmp(r->str, "NOSCRIPT", 8) == 0;
 }
 
+/* The units that may be committed: all of them, but those with sends only
+ * when the sends were acknowledged. */
+static bool unit_committable(const struct unit *u, bool sends_ok)
+{
+	return (!u->has_send || sends_ok) && u->n_invoices > 0 && !u->args.oom;
+}
+
 /*
- * Runs the commits of the batch in one pipeline; units with sends only
- * when the sends were acknowledged. commit.lua is idempotent for a given
- * batch (it checks schedule versions and leases), so the pipeline may be
- * sent again after a reconnect.
+ * The one commit.lua call of the batch into argv (sized by the caller;
+ * no argument holds a NUL): the queue, lease and stats keys, every unit's customer hash,
+ * then now, the unit count and each unit's group. Returns its argc.
+ */
+static int commit_call(struct fire *f, struct batch *b, bool sends_ok,
+		       const char **argv, char (*text)[32])
+{
+	size_t i, n_units = 0;
+	int argc = 0, k;
+
+	argv[argc++] = "EVALSHA";
+	argv[argc++] = f->commit_sha;
+	argv[argc++] = text[0]; /* key count, filled below */
+	snprintf(text[1], sizeof(text[1]), "dn:{p%" PRId32 "}:q", b->partition);
+	snprintf(text[2], sizeof(text[2]), "dn:{p%" PRId32 "}:lease",
+		 b->partition);
+	snprintf(text[3], sizeof(text[3]), "dn:{p%" PRId32 "}:stats",
+		 b->partition);
+	for (k = 1; k <= 3; k++)
+		argv[argc++] = text[k];
+	for (i = 0; i < b->n_units; i++) {
+		struct unit *u = &b->units[i];
+
+		if (!unit_committable(u, sends_ok))
+			continue;
+		argv[argc++] = u->args.buf + u->args.offs[0];
+		n_units++;
+	}
+	snprintf(text[0], sizeof(text[0]), "%zu", 3 + n_units);
+	snprintf(text[4], sizeof(text[4]), "%" PRId64, b->now);
+	snprintf(text[5], sizeof(text[5]), "%zu", n_units);
+	argv[argc++] = text[4];
+	argv[argc++] = text[5];
+	for (i = 0; i < b->n_units; i++) {
+		struct unit *u = &b->units[i];
+
+		if (!unit_committable(u, sends_ok))
+			continue;
+		snprintf(u->count, sizeof(u->count), "%zu", u->n_invoices);
+		for (k = 1; k < u->args.argc; k++)
+			argv[argc++] = (size_t)k == u->count_at
+					       ? u->count
+					       : u->args.buf + u->args.offs[k];
+	}
+	return n_units ? argc : 0;
+}
+
+/*
+ * Commits the batch in one commit.lua call; units with sends only when
+ * the sends were acknowledged. commit.lua is idempotent for a given batch
+ * (it checks schedule versions and marks steps once per instant), so the
+ * call may be sent again after a reconnect.
  */
 static int commit_all(struct fire *f, struct batch *b, bool sends_ok, char *err,
 		      size_t errlen)
 {
-	size_t n = 0, i, k;
-	int rc = DN_ERR_NOMEM;
-	int *argcs = calloc(b->n_units + 1, sizeof(*argcs));
-	const char ***argvs = calloc(b->n_units + 1, sizeof(*argvs));
-	const size_t **lens = calloc(b->n_units + 1, sizeof(*lens));
-	char(*counts)[24] = calloc(b->n_units + 1, sizeof(*counts));
-	redisReply **replies = calloc(b->n_units + 1, sizeof(*replies));
+	size_t max = 8, i;
+	const char **argv;
+	char text[6][32];
+	redisReply *reply = NULL;
+	int argc, rc = DN_OK;
 
-	if (!argcs || !argvs || !lens || !counts || !replies)
-		goto out;
-	for (i = 0; i < b->n_units; i++) {
-		struct unit *u = &b->units[i];
-
-		if ((u->has_send && !sends_ok) || u->n_invoices == 0 ||
-		    u->args.oom)
-			continue;
-		argvs[n] = unit_argv(u, counts[n], sizeof(counts[n]));
-		if (!argvs[n])
-			goto out;
-		argcs[n] = u->args.argc;
-		lens[n++] = u->args.lens;
-	}
-	rc = n ? store_pipeline(f->store, n, argcs,
-				(const char *const *const *)argvs, lens,
-				replies)
-	       : DN_OK;
-	if (rc) {
-		dn_fail(rc, err, errlen, "cannot commit decisions: %s",
-			store_error(f->store));
+	for (i = 0; i < b->n_units; i++)
+		max += (size_t)b->units[i].args.argc + 1;
+	argv = calloc(max, sizeof(*argv));
+	if (!argv) {
+		rc = dn_fail(DN_ERR_NOMEM, err, errlen, "out of memory");
 		goto out;
 	}
-	for (i = 0; i < n && !rc; i++) {
-		if (noscript(replies[i]) && commit_load(f) == DN_OK) {
-			store_reply_free(replies[i]);
-			replies[i] = store_command(f->store, argcs[i], argvs[i],
-						   lens[i]);
-		}
-		if (!replies[i] || replies[i]->type == REDIS_REPLY_ERROR)
-			rc = dn_fail(DN_ERR_REDIS, err, errlen,
-				     "cannot commit decisions: %s",
-				     replies[i] ? replies[i]->str
-						: store_error(f->store));
+	argc = commit_call(f, b, sends_ok, argv, text);
+	if (argc == 0)
+		goto out;
+	reply = store_command(f->store, argc, argv, NULL);
+	if (noscript(reply) && commit_load(f) == DN_OK) {
+		store_reply_free(reply);
+		reply = store_command(f->store, argc, argv, NULL);
 	}
-	for (k = 0; k < n; k++)
-		store_reply_free(replies[k]);
+	if (!reply || reply->type == REDIS_REPLY_ERROR)
+		rc = dn_fail(DN_ERR_REDIS, err, errlen,
+			     "cannot commit decisions: %s",
+			     reply ? reply->str : store_error(f->store));
 out:
-	for (i = 0; argvs && i < n; i++)
-		free(argvs[i]);
-	free(argcs);
-	free(argvs);
-	free(lens);
-	free(counts);
-	free(replies);
+	store_reply_free(reply);
+	free(argv);
 	return rc;
 }
 
@@ -1201,7 +1222,7 @@ int fire_partition(struct fire *f, int32_t partition, struct fire_result *res,
 {
 	struct batch b = { 0 };
 	struct claimed_customer *groups = NULL;
-	char *ids = NULL;
+	struct claimed_ids ids = { NULL, NULL, NULL };
 	size_t n_groups;
 	int rc, sent;
 
@@ -1219,13 +1240,15 @@ int fire_partition(struct fire *f, int32_t partition, struct fire_result *res,
 
 	qsort(f->claim->entries, f->claim->count, sizeof(struct queue_entry),
 	      compare_entries);
-	groups = calloc(f->claim->count, sizeof(*groups));
-	ids = calloc(f->claim->count, STATE_ID_MAX);
-	if (!groups || !ids) {
+	groups = malloc(f->claim->count * sizeof(*groups));
+	ids.text = malloc(f->claim->count * STATE_ID_MAX);
+	ids.ids = malloc(f->claim->count * sizeof(*ids.ids));
+	ids.dues = malloc(f->claim->count * sizeof(*ids.dues));
+	if (!groups || !ids.text || !ids.ids || !ids.dues) {
 		rc = dn_fail(DN_ERR_NOMEM, err, errlen, "out of memory");
 		goto out;
 	}
-	n_groups = group_claim(f->claim, groups, ids);
+	n_groups = group_claim(f->claim, groups, &ids);
 	rc = plan_groups(f, &b, groups, n_groups, err, errlen);
 	if (rc)
 		goto out;
@@ -1244,7 +1267,9 @@ out:
 	if (rc)
 		metric_add(f->errors, 1);
 	free(groups);
-	free(ids);
+	free(ids.text);
+	free(ids.ids);
+	free(ids.dues);
 	batch_release(&b);
 	queue_claim_release(f->claim);
 	return rc;
