@@ -50,6 +50,10 @@ const struct config_key engine_config_keys[] = {
 	  false, "most delay-queue entries claimed per partition and call" },
 	{ "DUNNING_WORKER_APPLY_BATCH", CONFIG_INT, "512", 1, 1024, NULL, false,
 	  false, "most events applied per Redis pipeline" },
+	{ "DUNNING_WORKER_TIMER_THREADS", CONFIG_INT, "4", 1, 16, NULL, false,
+	  false,
+	  "timer threads; each serves its share of the owned partitions "
+	  "with its own Redis connection and producer" },
 	{ "DUNNING_WORKER_POLL_MS", CONFIG_INT, "100", 5, 1000, NULL, false,
 	  false, "most real ms the timer sleeps between looks at the queues" },
 	CONFIG_KEY_END,
@@ -70,22 +74,37 @@ struct engine {
 	size_t n_pending, apply_batch;
 	bool dead_lettered;
 
-	/* Timer side: its own thread. */
-	struct kafka_producer *sends;
-	struct store *fire_store;
-	struct fire *fire;
-	pthread_t timer;
-	bool timer_started;
+	/* Timer side: threads of their own. */
+	struct timer *timers;
+	size_t n_timers;
 	_Atomic bool stop;
 	int poll_ms;
 
-	/* Owned partitions of invoice.events, guarded by lock; the timer
-	 * holds lock while it works on them. */
+	/* Owned partitions of invoice.events, guarded by lock. A rebalance
+	 * that takes partitions away waits for every timer's round to end
+	 * (timer.busy); revoking keeps timers from starting a new one. */
 	pthread_mutex_t lock;
 	bool owned[ENGINE_PARTITIONS_MAX];
+	_Atomic bool revoking;
 
 	_Atomic int64_t last_redis_error_ms;
 	struct metric *owned_gauge;
+};
+
+/*
+ * One timer thread: it serves the owned partitions p with
+ * p % n_timers == index, with its own Redis connection and producer, so
+ * that one thread's wait for the broker overlaps another's for Redis.
+ */
+struct timer {
+	struct engine *e;
+	size_t index;
+	struct store *store;
+	struct kafka_producer *sends;
+	struct fire *fire;
+	pthread_mutex_t busy; /* held for a round over the partitions */
+	pthread_t thread;
+	bool started;
 };
 
 static void sleep_ms(int64_t ms)
@@ -167,6 +186,7 @@ static void on_revoked(void *ctx, const struct kafka_partition *parts,
 	size_t i, owned = 0;
 
 	pending_flush(e);
+	atomic_store(&e->revoking, true);
 	pthread_mutex_lock(&e->lock);
 	for (i = 0; i < count; i++)
 		if (strcmp(parts[i].topic, topic) == 0 &&
@@ -175,6 +195,13 @@ static void on_revoked(void *ctx, const struct kafka_partition *parts,
 	for (i = 0; i < ENGINE_PARTITIONS_MAX; i++)
 		owned += e->owned[i];
 	pthread_mutex_unlock(&e->lock);
+
+	/* A round that began before may still be firing them. */
+	for (i = 0; i < e->n_timers; i++) {
+		pthread_mutex_lock(&e->timers[i].busy);
+		pthread_mutex_unlock(&e->timers[i].busy);
+	}
+	atomic_store(&e->revoking, false);
 	metric_set(e->owned_gauge, (int64_t)owned);
 }
 
@@ -207,11 +234,12 @@ struct tick {
 	int64_t wake_real_ms; /* real instant something becomes due */
 };
 
-static void tick_partition(struct engine *e, int32_t p, struct tick *t)
+static void tick_partition(struct timer *tm, int32_t p, struct tick *t)
 {
+	struct engine *e = tm->e;
 	struct fire_result res;
 	char err[512];
-	int rc = fire_partition(e->fire, p, &res, err, sizeof(err));
+	int rc = fire_partition(tm->fire, p, &res, err, sizeof(err));
 
 	if (rc) {
 		if (rc == DN_ERR_REDIS)
@@ -234,26 +262,41 @@ static void tick_partition(struct engine *e, int32_t p, struct tick *t)
 		t->wake_real_ms = res.next_lease_ms;
 }
 
-/*
- * TODO: one timer thread serves every owned partition, so emitting is
- * bounded by one core (about 13,000 reminders a second on the test
- * machine); a million reminders due at once take over a minute. A thread
- * per group of partitions, each with its own store, would scale it.
- */
+/* The partitions this timer serves now; returns how many. */
+static size_t timer_partitions(struct timer *tm, int32_t *parts)
+{
+	struct engine *e = tm->e;
+	size_t n = 0;
+	int32_t p;
+
+	pthread_mutex_lock(&e->lock);
+	for (p = (int32_t)tm->index; p < ENGINE_PARTITIONS_MAX;
+	     p += (int32_t)e->n_timers)
+		if (e->owned[p])
+			parts[n++] = p;
+	pthread_mutex_unlock(&e->lock);
+	return n;
+}
+
 static void *timer_main(void *arg)
 {
-	struct engine *e = arg;
+	struct timer *tm = arg;
+	struct engine *e = tm->e;
+	int32_t parts[ENGINE_PARTITIONS_MAX];
 
 	while (!atomic_load(&e->stop)) {
 		struct tick t = { false, INT64_MAX };
 		int64_t now, wait;
-		int32_t p;
+		size_t i, n;
 
-		pthread_mutex_lock(&e->lock);
-		for (p = 0; p < ENGINE_PARTITIONS_MAX; p++)
-			if (e->owned[p])
-				tick_partition(e, p, &t);
-		pthread_mutex_unlock(&e->lock);
+		/* Let a rebalance in before the next round. */
+		while (atomic_load(&e->revoking) && !atomic_load(&e->stop))
+			sleep_ms(1);
+		pthread_mutex_lock(&tm->busy);
+		n = timer_partitions(tm, parts);
+		for (i = 0; i < n; i++)
+			tick_partition(tm, parts[i], &t);
+		pthread_mutex_unlock(&tm->busy);
 		if (t.backlog)
 			continue;
 		now = clock_real_now_ms();
@@ -283,35 +326,63 @@ static const char *health(void *ctx)
 /* ---------------------------------------------------------------------- */
 /* Life cycle                                                               */
 
-static int connect_all(struct engine *e, char *err, size_t errlen)
+/* The Redis connection, producer and fire of timer tm. */
+static int timer_connect(struct engine *e, struct timer *tm, char *err,
+			 size_t errlen)
 {
 	const struct config *cfg = e->cfg;
-	const char *url = config_str(cfg, "DUNNING_REDIS_URL");
-	int timeout = (int)config_int(cfg, "DUNNING_REDIS_TIMEOUT_MS");
 	struct fire_settings fs = {
 		config_int(cfg, "DUNNING_WORKER_LEASE_MS"),
 		(size_t)config_int(cfg, "DUNNING_WORKER_CLAIM_BATCH"),
 		10000,
 	};
 
-	e->apply_store = store_new(url, timeout, err, errlen);
-	e->fire_store =
-		e->apply_store ? store_new(url, timeout, err, errlen) : NULL;
-	if (!e->fire_store)
+	tm->store = store_new(config_str(cfg, "DUNNING_REDIS_URL"),
+			      (int)config_int(cfg, "DUNNING_REDIS_TIMEOUT_MS"),
+			      err, errlen);
+	if (!tm->store)
+		return DN_ERR_REDIS;
+	tm->sends =
+		kafka_producer_new(cfg, "dunning-worker", NULL, err, errlen);
+	if (!tm->sends)
+		return DN_ERR_KAFKA;
+	tm->fire = fire_new(cfg, tm->store, tm->sends, e->wf, e->metrics, &fs,
+			    err, errlen);
+	return tm->fire ? DN_OK : DN_ERR_INVALID;
+}
+
+static int connect_all(struct engine *e, char *err, size_t errlen)
+{
+	const struct config *cfg = e->cfg;
+	size_t i;
+	int rc;
+
+	e->apply_store = store_new(
+		config_str(cfg, "DUNNING_REDIS_URL"),
+		(int)config_int(cfg, "DUNNING_REDIS_TIMEOUT_MS"), err, errlen);
+	if (!e->apply_store)
 		return DN_ERR_REDIS;
 	e->dead_letters = kafka_producer_new(cfg, "dunning-worker-dlq", NULL,
 					     err, errlen);
-	e->sends = e->dead_letters ? kafka_producer_new(cfg, "dunning-worker",
-							NULL, err, errlen)
-				   : NULL;
-	if (!e->sends)
+	if (!e->dead_letters)
 		return DN_ERR_KAFKA;
 	e->apply = apply_new(cfg, e->apply_store, e->dead_letters, e->wf,
 			     e->metrics, err, errlen);
-	e->fire = e->apply ? fire_new(cfg, e->fire_store, e->sends, e->wf,
-				      e->metrics, &fs, err, errlen)
-			   : NULL;
-	return e->fire ? DN_OK : DN_ERR_INVALID;
+	if (!e->apply)
+		return DN_ERR_INVALID;
+
+	e->n_timers = (size_t)config_int(cfg, "DUNNING_WORKER_TIMER_THREADS");
+	e->timers = calloc(e->n_timers, sizeof(*e->timers));
+	if (!e->timers)
+		return dn_fail(DN_ERR_NOMEM, err, errlen, "out of memory");
+	for (i = 0; i < e->n_timers; i++) {
+		e->timers[i].e = e;
+		e->timers[i].index = i;
+		pthread_mutex_init(&e->timers[i].busy, NULL);
+		if ((rc = timer_connect(e, &e->timers[i], err, errlen)))
+			return rc;
+	}
+	return DN_OK;
 }
 
 static int subscribe(struct engine *e, char *err, size_t errlen)
@@ -370,22 +441,39 @@ int engine_http_port(const struct engine *e)
 	return httpd_port(e->httpd);
 }
 
+/* Stops and joins every timer thread started. */
+static void timers_stop(struct engine *e)
+{
+	size_t i;
+
+	atomic_store(&e->stop, true);
+	for (i = 0; i < e->n_timers; i++)
+		if (e->timers[i].started) {
+			pthread_join(e->timers[i].thread, NULL);
+			e->timers[i].started = false;
+		}
+}
+
 int engine_run(struct engine *e)
 {
+	size_t i;
 	int rc;
 
-	if (pthread_create(&e->timer, NULL, timer_main, e) != 0) {
-		log_error("SCHED", "cannot start the timer thread");
-		return DN_ERR_NOMEM;
+	for (i = 0; i < e->n_timers; i++) {
+		struct timer *tm = &e->timers[i];
+
+		if (pthread_create(&tm->thread, NULL, timer_main, tm) != 0) {
+			log_error("SCHED", "cannot start timer thread %zu", i);
+			timers_stop(e);
+			return DN_ERR_NOMEM;
+		}
+		tm->started = true;
 	}
-	e->timer_started = true;
-	log_info("SCHED", "worker running group=%s",
-		 config_str(e->cfg, "DUNNING_WORKER_GROUP"));
+	log_info("SCHED", "worker running group=%s timers=%zu",
+		 config_str(e->cfg, "DUNNING_WORKER_GROUP"), e->n_timers);
 	rc = consume(e);
 	schedule_thread_release();
-	atomic_store(&e->stop, true);
-	pthread_join(e->timer, NULL);
-	e->timer_started = false;
+	timers_stop(e);
 	return rc;
 }
 
@@ -395,18 +483,20 @@ void engine_free(struct engine *e)
 
 	if (!e)
 		return;
-	atomic_store(&e->stop, true);
-	if (e->timer_started)
-		pthread_join(e->timer, NULL);
+	timers_stop(e);
 	httpd_free(e->httpd);
 	for (i = 0; i < e->n_pending; i++)
 		kafka_message_free(e->pending[i]);
 	kafka_consumer_free(e->consumer);
-	fire_free(e->fire);
+	for (i = 0; e->timers && i < e->n_timers; i++) {
+		fire_free(e->timers[i].fire);
+		kafka_producer_free(e->timers[i].sends);
+		store_free(e->timers[i].store);
+		pthread_mutex_destroy(&e->timers[i].busy);
+	}
+	free(e->timers);
 	apply_free(e->apply);
-	kafka_producer_free(e->sends);
 	kafka_producer_free(e->dead_letters);
-	store_free(e->fire_store);
 	store_free(e->apply_store);
 	metrics_free(e->metrics);
 	free(e->pending);
