@@ -8,6 +8,7 @@
 
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -386,4 +387,83 @@ int registry_window_last(struct registry *r, const char *tenant,
 		*at_ms = strtoll(reply->str, NULL, 10);
 	store_reply_free(reply);
 	return DN_OK;
+}
+
+/* Whether a worker invoice record "status|version|schedule|due|amount|
+ * currency|paid|..." is open with something left to pay; true when it
+ * cannot be read (nothing known against sending). */
+static bool record_owed(const char *record)
+{
+	const char *field = record;
+	long long amount = 0, paid = 0;
+	int i;
+
+	if (record[0] != 'o')
+		return record[0] == '\0' || record[1] != '|';
+	for (i = 0; i < 6 && field; i++) {
+		field = strchr(field, '|');
+		if (field)
+			field++;
+		if (field && i == 3)
+			amount = strtoll(field, NULL, 10);
+		if (field && i == 5)
+			paid = strtoll(field, NULL, 10);
+	}
+	return !field || amount - paid > 0;
+}
+
+int registry_still_owed(struct registry *r, int32_t partition,
+			const char *tenant, const char *customer,
+			char *const *invoice_ids, size_t n,
+			const char **why_not, char *err, size_t errlen)
+{
+	char key[KEY_MAX];
+	const char **argv = calloc(n + 3, sizeof(*argv));
+	char(*fields)[KEY_MAX] = calloc(n + 1, sizeof(*fields));
+	redisReply *reply = NULL;
+	size_t i, still_open = 0, known = 0;
+	int rc = DN_ERR_NOMEM;
+
+	*why_not = NULL;
+	if (!argv || !fields)
+		goto out;
+	rc = DN_ERR_TOO_LARGE;
+	if (snprintf(key, sizeof(key), "dn:{p%" PRId32 "}:c:%s/%s", partition,
+		     tenant, customer) >= (int)sizeof(key))
+		goto out;
+	argv[0] = "HMGET";
+	argv[1] = key;
+	argv[2] = "oi";
+	for (i = 0; i < n; i++) {
+		if (snprintf(fields[i], KEY_MAX, "i:%s", invoice_ids[i]) >=
+		    KEY_MAX)
+			goto out;
+		argv[3 + i] = fields[i];
+	}
+	reply = store_command(r->store, (int)n + 3, argv, NULL);
+	if ((rc = reply_check(r, reply, err, errlen)))
+		goto out;
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != n + 1)
+		goto out;
+	if (reply->element[0]->type == REDIS_REPLY_STRING &&
+	    strcmp(reply->element[0]->str, "2") == 0) {
+		*why_not = "the customer opted out";
+		goto out;
+	}
+	for (i = 1; i <= n; i++) {
+		const redisReply *e = reply->element[i];
+
+		if (e->type != REDIS_REPLY_STRING)
+			continue;
+		known++;
+		still_open += record_owed(e->str);
+	}
+	if (n > 0 && known == n && still_open == 0)
+		*why_not = "every invoice of it was paid or closed";
+out:
+	if (reply && rc == DN_OK)
+		store_reply_free(reply);
+	free(argv);
+	free(fields);
+	return rc;
 }

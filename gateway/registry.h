@@ -16,6 +16,11 @@
  *   gw:seen:<wa_message_id>      inbound message already turned into an
  *                                event; 7 days
  *
+ * Before a reminder goes out, registry_still_owed reads the worker's own
+ * record of the customer (dn:{pN}:c:<tenant>/<customer>, written by the
+ * worker only), so that a payment or an opt-out that arrived after the
+ * worker decided still stops the message.
+ *
  * Each struct registry owns one Redis connection and belongs to one
  * thread. Functions return 0 or DN_ERR_REDIS with the reason in err.
  */
@@ -114,5 +119,18 @@ int registry_window_open(struct registry *r, const char *tenant,
 int registry_window_last(struct registry *r, const char *tenant,
 			 const char *customer, int64_t *at_ms, char *err,
 			 size_t errlen);
+
+/*
+ * Whether a reminder about invoice_ids (n of them) of tenant/customer, a
+ * customer of Kafka partition, may still go: *why_not is set to the reason
+ * when the worker's record says the customer opted out, or that every one
+ * of the invoices is closed (paid in full, cancelled, disputed), and to
+ * NULL otherwise, also when the worker's record is missing (nothing is
+ * known against sending).
+ */
+int registry_still_owed(struct registry *r, int32_t partition,
+			const char *tenant, const char *customer,
+			char *const *invoice_ids, size_t n,
+			const char **why_not, char *err, size_t errlen);
 
 #endif

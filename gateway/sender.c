@@ -58,6 +58,7 @@ struct job {
 	char message_id[256];
 	char wa_id[64];
 	int64_t occurred_at_ms;
+	int32_t partition;	 /* of the command, and of its customer */
 	struct job *prev, *next; /* waiting list */
 };
 
@@ -65,6 +66,7 @@ struct sender_metrics {
 	struct metric *sent, *retries, *throttled, *pair_limited;
 	struct metric *throttle_waits, *halted, *in_flight, *backlog;
 	struct metric *duplicates, *expired, *refused, *dead_letters;
+	struct metric *superseded;
 };
 
 struct sender {
@@ -427,6 +429,7 @@ static int intake(struct sender *s, rd_kafka_message_t *msg)
 	s->held++;
 	snprintf(job->claim_token, sizeof(job->claim_token), "%s#%llu",
 		 s->owner, (unsigned long long)++s->job_serial);
+	job->partition = kafka_message_partition(msg);
 	payload = kafka_message_payload(msg, &len);
 	if (len > COMMAND_MAX_BYTES) {
 		dead_letter(s, job, "send command larger than 256 KiB");
@@ -634,8 +637,35 @@ static void on_answer(void *ctx, void *request, long http_status,
  * before), 2 when Redis or the HTTP client refused: the job waits a
  * second at the head of the queue and this dispatch pass ends.
  */
+/*
+ * Why the reminder is no longer owed at the last moment, or NULL: a
+ * payment or an opt-out may have reached the worker after it decided,
+ * while the command waited here for its turn. A Redis failure lets it go,
+ * as it went before this check existed.
+ */
+static const char *no_longer_owed(struct sender *s, struct job *job)
+{
+	const Dunning__V1__SendCommand *cmd = job->cmd;
+	const char *why = NULL;
+	char err[256];
+
+	if (cmd->n_invoice_ids == 0)
+		return NULL;
+	if (registry_still_owed(s->registry, job->partition, cmd->tenant,
+				cmd->customer_id, cmd->invoice_ids,
+				cmd->n_invoice_ids, &why, err, sizeof(err))) {
+		log_warn("REDIS",
+			 "cannot check invoices before sending command=%s: "
+			 "%s",
+			 cmd->command_id, err);
+		return NULL;
+	}
+	return why;
+}
+
 static int job_start(struct sender *s, struct job *job)
 {
+	const char *why;
 	int rc;
 
 	waiting_remove(s, job);
@@ -645,6 +675,14 @@ static int job_start(struct sender *s, struct job *job)
 		job->not_before_ms = real_ms() + 1000;
 		waiting_push(s, job, 1);
 		return 2;
+	}
+	if ((why = no_longer_owed(s, job))) {
+		char reason[REASON_MAX];
+
+		snprintf(reason, sizeof(reason), "not sent: %s", why);
+		metric_add(s->m.superseded, 1);
+		job_fail(s, job, "dropped", 0, reason);
+		return 1;
 	}
 	rc = wa_client_start(s->client, job->sender, job->body, job);
 	if (rc) {
@@ -934,6 +972,9 @@ static void metrics_register(struct sender *s)
 	sm->expired = metrics_series(
 		m, METRIC_COUNTER, "dunning_gateway_commands_total",
 		"commands by what became of them", "result=\"expired\"");
+	sm->superseded = metrics_series(
+		m, METRIC_COUNTER, "dunning_gateway_commands_total",
+		"commands by what became of them", "result=\"superseded\"");
 	sm->refused = metrics_series(
 		m, METRIC_COUNTER, "dunning_gateway_commands_total",
 		"commands by what became of them", "result=\"refused\"");

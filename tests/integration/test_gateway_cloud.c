@@ -319,9 +319,11 @@ static void produce_command(const Dunning__V1__SendCommand *cmd)
 	free(buf);
 }
 
-/* A template command from this run to phone, id "<run>/<name>". */
+/* A template command from this run to phone, id "<run>/<name>", about
+ * invoice (NULL: none named). */
 static void send_template_for(const char *name, const char *customer_name,
-			      const char *phone, int64_t deadline_ms)
+			      const char *phone, int64_t deadline_ms,
+			      const char *invoice)
 {
 	Dunning__V1__SendCommand cmd = DUNNING__V1__SEND_COMMAND__INIT;
 	Dunning__V1__TemplateParameter params[5], *list[5];
@@ -350,13 +352,15 @@ static void send_template_for(const char *name, const char *customer_name,
 	cmd.n_parameters = 5;
 	cmd.created_at_ms = clock_now_ms();
 	cmd.deadline_ms = deadline_ms;
+	cmd.invoice_ids = (char **)&invoice;
+	cmd.n_invoice_ids = invoice ? 1 : 0;
 	produce_command(&cmd);
 }
 
 static void send_template(const char *name, const char *phone,
 			  int64_t deadline_ms)
 {
-	send_template_for(name, name, phone, deadline_ms);
+	send_template_for(name, name, phone, deadline_ms, NULL);
 }
 
 static void send_text(const char *name, const char *customer_name,
@@ -554,6 +558,56 @@ static void test_expired_command_is_dropped_with_a_reason(void **state)
 	assert_int_equal(sim_stat("messages_accepted"), before);
 }
 
+/* Writes the worker's record of customer "cust-<name>" of tenant demo,
+ * under every partition's key (the test does not compute the one its
+ * key hashes to): opt-in oi and one invoice record. */
+static void worker_record(const char *name, const char *oi, const char *invoice,
+			  const char *record)
+{
+	struct store *redis;
+	char err[256];
+
+	redis = store_new(getenv("DUNNING_REDIS_URL"), 2000, err, sizeof(err));
+	assert_non_null(redis);
+	for (int p = 0; p < 64; p++) {
+		redisReply *reply = store_commandf(
+			redis, "HSET dn:{p%d}:c:demo/cust-%s oi %s i:%s %s", p,
+			name, oi, invoice, record);
+
+		assert_non_null(reply);
+		assert_int_not_equal(reply->type, REDIS_REPLY_ERROR);
+		store_reply_free(reply);
+	}
+	store_free(redis);
+}
+
+static void test_reminder_paid_or_opted_out_meanwhile_is_dropped(void **state)
+{
+	Dunning__V1__MessageEvent *paid, *stopped, *partial;
+	json_int_t before = sim_stat("messages_accepted");
+
+	(void)state;
+	worker_record("paid", "1", "F-9", "p|1|1|20270105|1000|EUR|1000|0|0|");
+	worker_record("stopped", "2", "F-8", "o|1|1|20270105|1000|EUR|0|0|0|");
+	worker_record("partial", "1", "F-7",
+		      "o|1|1|20270105|1000|EUR|400|0|0|");
+	send_template_for("paid", "paid", "+34600100021", 0, "F-9");
+	send_template_for("stopped", "stopped", "+34600100022", 0, "F-8");
+	send_template_for("partial", "partial", "+34600100023", 0, "F-7");
+
+	paid = wait_event("paid", FAILED, 15000);
+	stopped = wait_event("stopped", FAILED, 15000);
+	partial = wait_event("partial", ACCEPTED, 15000);
+	assert_non_null(paid);
+	assert_non_null(stopped);
+	assert_non_null(partial);
+	assert_non_null(strstr(paid->status->error_title, "paid or closed"));
+	assert_non_null(strstr(stopped->status->error_title, "opted out"));
+	assert_int_equal(sim_stat("messages_accepted"), before + 1);
+	assert_true(gateway_metric("dunning_gateway_commands_total{result="
+				   "\"superseded\"}") >= 2);
+}
+
 static void test_free_text_only_inside_the_service_window(void **state)
 {
 	Dunning__V1__MessageEvent *refused, *reply, *accepted;
@@ -570,7 +624,7 @@ static void test_free_text_only_inside_the_service_window(void **state)
 
 	/* A template makes the customer known; their reply opens the
 	 * window and comes back as an event keyed to them. */
-	send_template_for("text-tpl", "ana", "+34600100003", 0);
+	send_template_for("text-tpl", "ana", "+34600100003", 0, NULL);
 	assert_non_null(wait_event("text-tpl", ACCEPTED, 15000));
 	snprintf(body, sizeof(body),
 		 "{\"from\":\"+34600100003\",\"text\":\"hola, ¿cuánto es?\","
@@ -958,6 +1012,8 @@ int main(void)
 		cmocka_unit_test(test_brazilian_number_keeps_whatsapps_own_id),
 		cmocka_unit_test(test_permanent_errors_become_failed_events),
 		cmocka_unit_test(test_expired_command_is_dropped_with_a_reason),
+		cmocka_unit_test(
+			test_reminder_paid_or_opted_out_meanwhile_is_dropped),
 		cmocka_unit_test(test_free_text_only_inside_the_service_window),
 		cmocka_unit_test(test_button_reply_is_matched_to_its_command),
 		cmocka_unit_test(
