@@ -326,6 +326,15 @@ static const char *health(void *ctx)
 /* ---------------------------------------------------------------------- */
 /* Life cycle                                                               */
 
+/* A new connection to the configured Redis, or NULL with the reason. */
+static struct store *redis_connect(const struct config *cfg, char *err,
+				   size_t errlen)
+{
+	return store_new(config_str(cfg, "DUNNING_REDIS_URL"),
+			 (int)config_int(cfg, "DUNNING_REDIS_TIMEOUT_MS"), err,
+			 errlen);
+}
+
 /* The Redis connection, producer and fire of timer tm. */
 static int timer_connect(struct engine *e, struct timer *tm, char *err,
 			 size_t errlen)
@@ -344,9 +353,7 @@ static int timer_connect(struct engine *e, struct timer *tm, char *err,
 		10000,
 	};
 
-	tm->store = store_new(config_str(cfg, "DUNNING_REDIS_URL"),
-			      (int)config_int(cfg, "DUNNING_REDIS_TIMEOUT_MS"),
-			      err, errlen);
+	tm->store = redis_connect(cfg, err, errlen);
 	if (!tm->store)
 		return DN_ERR_REDIS;
 	tm->sends = kafka_producer_new(cfg, "dunning-worker", one_in_flight,
@@ -364,9 +371,7 @@ static int connect_all(struct engine *e, char *err, size_t errlen)
 	size_t i;
 	int rc;
 
-	e->apply_store = store_new(
-		config_str(cfg, "DUNNING_REDIS_URL"),
-		(int)config_int(cfg, "DUNNING_REDIS_TIMEOUT_MS"), err, errlen);
+	e->apply_store = redis_connect(cfg, err, errlen);
 	if (!e->apply_store)
 		return DN_ERR_REDIS;
 	e->dead_letters = kafka_producer_new(cfg, "dunning-worker-dlq", NULL,
