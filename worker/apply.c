@@ -33,6 +33,7 @@
 #define APPLY_EVENT_KEYS  2    /* customer hash and seen-marker */
 #define APPLY_CALL_KEYS	  3    /* delay queue, leases, stats */
 #define APPLY_CALL_HEAD	  (4 + APPLY_CALL_KEYS) /* EVALSHA sha n, keys, now */
+#define APPLY_PLANS_MAX	  16 /* first actions remembered in one flush */
 
 extern const char apply_lua[];
 
@@ -63,6 +64,22 @@ struct apply_lookup {
 	char field[STATE_ID_MAX + 2];
 };
 
+/*
+ * The first action planned for a new invoice, kept for the others of the
+ * same flush that share what it depends on: a bulk import brings many
+ * invoices of one tenant, zone and due date. By schedule.h, amount,
+ * currency and segment count only through the steps' conditions, so the
+ * steps that apply stand for them; a new invoice has no history.
+ */
+struct apply_plan {
+	const struct workflow_tenant *tenant;
+	char zone[STATE_TEXT_MAX];
+	long due;
+	uint32_t applies; /* bit i: steps[i]'s conditions hold */
+	bool planned;	  /* false: left to the timer */
+	int64_t first_ms; /* 0: nothing to plan */
+};
+
 /* One apply.lua call: count events of one partition, a->order[first..]. */
 struct apply_chunk {
 	int32_t partition;
@@ -86,6 +103,8 @@ struct apply {
 	struct apply_lookup *lookups;
 	int64_t now_ms; /* product clock at the flush, for every event */
 	char now[24];
+	struct apply_plan plans[APPLY_PLANS_MAX];
+	size_t n_plans;
 
 	/* Built by each flush: events grouped by partition (order), the
 	 * calls (chunks) with their arguments (in argv and lens), and every
@@ -789,22 +808,48 @@ static const char *reply_text(const redisReply *r, size_t i)
 	return r->element[i]->str;
 }
 
-/* Appends to ev the first action of its new invoice for a customer in
- * zone and segment. */
-static void plan_event(struct apply *a, struct apply_event *ev,
-		       const char *zone, const char *segment)
+/* Bit i set when steps[i] of t applies to the invoice of ev. */
+static uint32_t steps_applying(const struct workflow_tenant *t,
+			       const struct apply_event *ev,
+			       const char *segment)
 {
-	long due = strtol(ev->argv[ARG_DUE], NULL, 10);
-	const char *slash = strchr(ev->argv[ARG_CUSTOMER_KEY], '/');
+	int64_t amount = strtoll(ev->argv[ARG_AMOUNT], NULL, 10);
+	uint32_t applies = 0;
+	size_t i;
+
+	for (i = 0; i < t->n_steps && i < 32; i++)
+		if (workflow_step_applies(&t->steps[i], amount,
+					  ev->argv[ARG_CURRENCY], segment))
+			applies |= UINT32_C(1) << i;
+	return applies;
+}
+
+/* The first action of ev's new invoice, due on due (YYYYMMDD), for a
+ * customer in zone: a plan of this flush, else schedule_next's. */
+static const struct apply_plan *plan_find(struct apply *a,
+					  const struct workflow_tenant *t,
+					  const struct apply_event *ev,
+					  const char *zone, const char *segment,
+					  long due)
+{
+	uint32_t applies = steps_applying(t, ev, segment);
 	struct schedule_facts facts = { 0 };
 	struct schedule_action action;
-	char tenant[STATE_ID_MAX];
+	struct apply_plan *plan;
+	size_t i;
 
-	if (!slash)
-		return;
-	snprintf(tenant, sizeof(tenant), "%.*s",
-		 (int)(slash - ev->argv[ARG_CUSTOMER_KEY]),
-		 ev->argv[ARG_CUSTOMER_KEY]);
+	for (i = 0; i < a->n_plans; i++) {
+		plan = &a->plans[i];
+		if (plan->tenant == t && plan->due == due &&
+		    plan->applies == applies && strcmp(plan->zone, zone) == 0)
+			return plan;
+	}
+	plan = &a->plans[a->n_plans < APPLY_PLANS_MAX ? a->n_plans++
+						      : APPLY_PLANS_MAX - 1];
+	plan->tenant = t;
+	snprintf(plan->zone, sizeof(plan->zone), "%s", zone);
+	plan->due = due;
+	plan->applies = applies;
 	facts.due_date.year = (int)(due / 10000);
 	facts.due_date.month = (int)(due / 100 % 100);
 	facts.due_date.day = (int)(due % 100);
@@ -814,11 +859,30 @@ static void plan_event(struct apply *a, struct apply_event *ev,
 	facts.segment = segment;
 	facts.now_ms = a->now_ms;
 	/* Steps already passed over are recorded by the timer: queued at now. */
-	if (schedule_next(workflow_tenant(a->wf, tenant), &facts, &action, NULL,
-			  0) ||
-	    action.expired_steps || action.superseded_steps)
+	plan->planned = schedule_next(t, &facts, &action, NULL, 0) == DN_OK &&
+			!action.expired_steps && !action.superseded_steps;
+	plan->first_ms = action.done ? 0 : action.fire_ms;
+	return plan;
+}
+
+/* Appends to ev the first action of its new invoice for a customer in
+ * zone and segment. */
+static void plan_event(struct apply *a, struct apply_event *ev,
+		       const char *zone, const char *segment)
+{
+	const char *slash = strchr(ev->argv[ARG_CUSTOMER_KEY], '/');
+	char tenant[STATE_ID_MAX];
+	const struct apply_plan *plan;
+
+	if (!slash || strlen(zone) >= STATE_TEXT_MAX)
 		return;
-	arg_int(ev, action.done ? 0 : action.fire_ms);
+	snprintf(tenant, sizeof(tenant), "%.*s",
+		 (int)(slash - ev->argv[ARG_CUSTOMER_KEY]),
+		 ev->argv[ARG_CUSTOMER_KEY]);
+	plan = plan_find(a, workflow_tenant(a->wf, tenant), ev, zone, segment,
+			 strtol(ev->argv[ARG_DUE], NULL, 10));
+	if (plan->planned)
+		arg_int(ev, plan->first_ms);
 }
 
 /*
@@ -1108,6 +1172,7 @@ int apply_flush(struct apply *a, char *err, size_t errlen)
 	 * events as queued. */
 	a->now_ms = clock_now_ms();
 	snprintf(a->now, sizeof(a->now), "%" PRId64, a->now_ms);
+	a->n_plans = 0;
 	for (i = 0; i < a->count; i++) {
 		a->events[i].argc = a->events[i].queued_argc;
 		a->events[i].used = a->events[i].queued_used;

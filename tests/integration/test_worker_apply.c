@@ -1,9 +1,10 @@
 /* test_worker_apply.c: the consumer's batches through apply_add and
  * apply_flush on a real Redis: the events of many customers in one flush,
- * more events of one partition than one call takes, duplicates within a
- * flush, a bad event amid good ones, a call that fails as a whole and a
- * server that lost the script. Each test reads back what it produced from the broker, so that
- * it controls exactly which events share a flush. */
+ * new invoices planned each by its own steps' conditions, more events of
+ * one partition than one call takes, duplicates within a flush, a bad
+ * event amid good ones, a call that fails as a whole and a server that
+ * lost the script. Each test reads back what it produced from the broker,
+ * so that it controls exactly which events share a flush. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "worker_harness.h"
 
@@ -19,6 +20,25 @@
 #define NOTICE_MAR9  "2026-03-02T09:00:00Z"
 #define NOTICE_MAR20 "2026-03-13T09:00:00Z"
 #define MESSAGES_MAX 512
+
+/* A tenant whose notice is only for invoices of 1,000.00 EUR or more. */
+static const char big_notice[] =
+	"\n  bignotice:\n"
+	"    steps:\n"
+	"      - name: notice\n"
+	"        offset_days: -7\n"
+	"        send_time: \"10:00\"\n"
+	"        conditions:\n"
+	"          min_amount: {minor_units: 100000, currency: EUR}\n"
+	"        fallback_locale: en\n"
+	"        templates:\n"
+	"          en: {template: payment_notice, language: en}\n"
+	"      - name: due\n"
+	"        offset_days: 0\n"
+	"        send_time: \"10:00\"\n"
+	"        fallback_locale: en\n"
+	"        templates:\n"
+	"          en: {template: payment_due, language: en}\n";
 
 static struct wh_run run;
 static struct store *store;
@@ -51,6 +71,7 @@ static int setup(void **state)
 {
 	const char *topics[2];
 	char url[256], err[512], group[64];
+	FILE *out;
 
 	(void)state;
 	wh_run_init(&run, START, 1, 8, 5000);
@@ -61,6 +82,10 @@ static int setup(void **state)
 		fail_msg("redis: %s", err);
 	metrics = metrics_new();
 	assert_non_null(metrics);
+	out = fopen(run.workflow, "a");
+	assert_non_null(out);
+	fputs(big_notice, out);
+	fclose(out);
 	if (workflow_load_file(run.workflow, &wf, err, sizeof(err)))
 		fail_msg("workflow: %s", err);
 	apply = apply_new(run.cfg, store, run.producer, wf, metrics, err,
@@ -279,6 +304,40 @@ static void test_flush_applies_each_event_of_many_customers(void **state)
 	assert_string_equal(record_field(tenant, "c1", "A", 6), "0");
 }
 
+/*
+ * Invoices of one customer and due date in one flush whose amounts put
+ * them on either side of a step's condition: each is planned by its own
+ * steps, the small ones for the due day, the large ones for the notice.
+ */
+static void test_plans_follow_each_invoices_conditions(void **state)
+{
+	static const int64_t amounts[] = { 50000, 200000, 60000, 300000 };
+	char customer[64], invoice[16];
+	size_t i;
+
+	(void)state;
+	testenv_unique("c", customer, sizeof(customer));
+	opted_in("bignotice", customer);
+	batch_read(&b, "bignotice", 1);
+	batch_apply(&b);
+	for (i = 0; i < 4; i++) {
+		snprintf(invoice, sizeof(invoice), "I%zu", i);
+		wh_invoice(&run, "bignotice", customer, invoice, 1, 2026, 3, 9,
+			   amounts[i]);
+	}
+	batch_read(&b, "bignotice", 4);
+	batch_apply(&b);
+	assert_int_equal(b.applied, 4);
+	for (i = 0; i < 4; i++) {
+		snprintf(invoice, sizeof(invoice), "I%zu", i);
+		assert_int_equal(
+			wh_queue_score(&run, "bignotice", customer, invoice),
+			wh_instant(amounts[i] >= 100000
+					   ? NOTICE_MAR9
+					   : "2026-03-09T09:00:00Z"));
+	}
+}
+
 /* 300 invoices of one customer: more than one call of its partition. */
 static void test_events_of_one_partition_span_several_calls(void **state)
 {
@@ -412,6 +471,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(
 			test_flush_applies_each_event_of_many_customers),
+		cmocka_unit_test(test_plans_follow_each_invoices_conditions),
 		cmocka_unit_test(
 			test_events_of_one_partition_span_several_calls),
 		cmocka_unit_test(test_bad_event_costs_only_itself),
