@@ -2,11 +2,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Each Kafka message of invoice.events (LedgerEvent) or whatsapp.events
- * (MessageEvent) becomes one call of apply.lua on the customer's hash in
- * the message's partition. Calls are queued and sent as one pipeline by
- * apply_flush; the consumer stores the messages' offsets only after a
- * flush succeeded (offsets follow state). Applying an event twice changes
- * nothing (apply.lua), so a replay after a crash is harmless.
+ * (MessageEvent) becomes one event for apply.lua on the customer's hash in
+ * the message's partition. Events are queued and applied by apply_flush:
+ * one apply.lua call per partition (up to 256 events a call, in the order
+ * they came), every call in one pipeline; the consumer stores the
+ * messages' offsets only after a flush succeeded (offsets follow state).
+ * Applying an event twice changes nothing (apply.lua), so a replay after a
+ * crash is harmless. An event that fails in Redis is logged and counted,
+ * and costs only itself: the others of its call are applied all the same.
  *
  * A message that cannot be decoded or fails validation is dead-lettered
  * at once with the reason and counts as handled. A reply made only of an
@@ -16,7 +19,7 @@
  *
  * A new invoice of a known customer is planned right away: its first
  * action is computed from the workflow in the customer's time zone (read
- * in one pipeline before the batch) and becomes its delay-queue score.
+ * in one pipeline before the flush) and becomes its delay-queue score.
  * Any other change queues the invoice at "now" for the timer to plan.
  *
  * One struct apply belongs to one thread (it owns no store: it borrows);
@@ -59,13 +62,15 @@ void apply_free(struct apply *a);
  */
 int apply_add(struct apply *a, const rd_kafka_message_t *msg);
 
-/* Calls queued and not yet flushed. */
+/* Events queued and not yet flushed. */
 size_t apply_pending(const struct apply *a);
 
 /*
- * Sends every queued call as one pipeline. Returns 0 (the queue is empty
- * again) or DN_ERR_REDIS with the reason in err, the calls staying queued
- * for the next attempt.
+ * Applies every queued event, as one pipeline of apply.lua calls. Returns
+ * 0 (the queue is empty again) or DN_ERR_REDIS with the reason in err when
+ * Redis could not be reached, the events staying queued for the next
+ * attempt (some may have been applied: applying them again changes
+ * nothing).
  */
 int apply_flush(struct apply *a, char *err, size_t errlen);
 

@@ -1,4 +1,4 @@
--- apply.lua: applies one ledger or message event to a customer's state.
+-- apply.lua: applies a batch of ledger and message events of one partition.
 -- SPDX-License-Identifier: Apache-2.0
 --
 -- A customer's state is one hash (docs/redis-keys.md): profile fields, and
@@ -10,17 +10,28 @@
 -- versions, payment ids and (for message events) a seen-marker make the
 -- second application a no-op.
 --
--- KEYS[1] customer hash, KEYS[2] delay queue, KEYS[3] leases,
--- KEYS[4] partition stats, KEYS[5] seen-marker of a message event
--- ARGV[1] kind, ARGV[2] customer key "tenant/customer", ARGV[3] invoice id
--- (or ""), ARGV[4] now on the product clock (ms), ARGV[5..] by kind.
+-- One call applies any number of events of one partition, in order: the
+-- per-call cost of a script in Redis is paid once for all of them. Each
+-- event is applied as if it were a call of its own: an error stops that
+-- event (what it changed before the error stays, as it would have) and
+-- the next one is applied all the same.
+--
+-- KEYS[1] delay queue, KEYS[2] leases, KEYS[3] partition stats, then two
+-- keys per event: its customer hash and its seen-marker (used by message
+-- events only).
+-- ARGV[1] now on the product clock (ms), then per event in the order of
+-- its keys a count n and n arguments: kind, customer key
+-- "tenant/customer", invoice id (or ""), then the parameters of the
+-- kind's handler (see each).
 -- A new invoice comes planned when the worker knew the customer's zone;
 -- any other change is planned by the timer (queued at now).
--- Returns 1 when the event changed state, 0 for a duplicate or stale one.
+-- Returns an array with one result per event: 1 when the event changed
+-- state, 0 for a duplicate or stale one, or an error.
 
-local cust, queue, leases, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local kind, ckey, inv = ARGV[1], ARGV[2], ARGV[3]
-local now = tonumber(ARGV[4])
+local queue, leases, stats = KEYS[1], KEYS[2], KEYS[3]
+local now = tonumber(ARGV[1])
+-- The event being applied, set by the loop at the end for each event.
+local cust, seen_key, kind, ckey, inv
 local SEP = '\31'
 local HISTORY_MAX = 24
 
@@ -47,8 +58,8 @@ end
 
 local function int(n) return string.format('%d', n) end
 
-local function load(id)
-	local raw = redis.call('HGET', cust, 'i:' .. id)
+-- An invoice from its packed record (nil when there is none).
+local function unpack_invoice(raw)
 	if not raw then return nil end
 	local f = split(raw, '|')
 	return {st = f[1], ver = f[2], sv = tonumber(f[3]), due = tonumber(f[4]),
@@ -56,15 +67,20 @@ local function load(id)
 		ua = tonumber(f[8]), esc = f[9], steps = f[10] or ''}
 end
 
+local function load(id)
+	return unpack_invoice(redis.call('HGET', cust, 'i:' .. id))
+end
+
 local function stub(cur)
 	return {st = 'u', ver = '0', sv = 0, due = 0, amount = 0, cur = cur,
 		paid = 0, ua = 0, esc = '0', steps = ''}
 end
 
-local function save(id, r)
-	redis.call('HSET', cust, 'i:' .. id, table.concat({r.st, r.ver,
-		int(r.sv), int(r.due), int(r.amount), r.cur, int(r.paid),
-		int(r.ua), r.esc, r.steps}, '|'))
+-- Writes the invoice's record, and the further field-value pairs given.
+local function save(id, r, ...)
+	redis.call('HSET', cust, 'i:' .. id, string.format(
+		'%s|%s|%d|%d|%d|%s|%d|%d|%s|%s', r.st, r.ver, r.sv, r.due,
+		r.amount, r.cur, r.paid, r.ua, r.esc, r.steps), ...)
 end
 
 local function history(id, line)
@@ -88,8 +104,12 @@ local function unplan(id)
 	redis.call('ZREM', leases, member)
 end
 
+-- Counters of the partition's stats, added up over the call and written
+-- once at its end.
+local counts = {}
+
 local function bump(field, by)
-	redis.call('HINCRBY', stats, field, by or 1)
+	counts[field] = (counts[field] or 0) + (by or 1)
 end
 
 -- Unplans an invoice this event closes. When its entry's time had already
@@ -173,11 +193,17 @@ end
 ---------------------------------------------------------------------------
 -- Ledger events
 
-local function invoice_upserted()
-	local ver, due = ARGV[5], tonumber(ARGV[6])
-	local amount, cur = tonumber(ARGV[7]), ARGV[8]
-	local not_dunnable, how = ARGV[9] == '1', ARGV[10]
-	local r = load(inv)
+-- version, due date as YYYYMMDD ("0": none), amount in minor units,
+-- currency, "1" when not dunnable, how to pay ("" for none), and for a new
+-- invoice its first action as the worker planned it from the customer's
+-- zone ("0": none; absent: queue it at now for the timer to plan).
+local function invoice_upserted(ver, due, amount, cur, not_dunnable, how,
+				first)
+	due, amount = tonumber(due), tonumber(amount)
+	not_dunnable = not_dunnable == '1'
+	local stored = redis.call('HMGET', cust, 'i:' .. inv, 'oi')
+	local r = unpack_invoice(stored[1])
+	local opted_out = stored[2] == '2'
 	local new_invoice = r == nil
 
 	if r and r.st ~= 'u' and vcmp(ver, r.ver) <= 0 then return 0 end
@@ -201,13 +227,9 @@ local function invoice_upserted()
 			r.st = 'o'
 		end
 	end
-	save(inv, r)
-	if how ~= '' then redis.call('HSET', cust, 'm:' .. inv, how) end
+	if how ~= '' then save(inv, r, 'm:' .. inv, how) else save(inv, r) end
 
-	local opted_out = redis.call('HGET', cust, 'oi') == '2'
-	-- ARGV[11], when given for an invoice never seen, is its first action
-	-- as the worker planned it from the customer's zone: "0" for none.
-	local first = new_invoice and ARGV[11] or nil
+	if not new_invoice then first = nil end
 	if r.st == 'o' and due > 0 and opted_out and (changed or was ~= 'o') then
 		-- Never planned: the customer asked for no reminders.
 		bump('suppressed:opted_out')
@@ -232,9 +254,11 @@ local function invoice_upserted()
 	return 1
 end
 
-local function payment_received()
-	local pid, amount, cur = ARGV[5], tonumber(ARGV[6]), ARGV[7]
-	local paid_at, settles = tonumber(ARGV[8]), ARGV[9] == '1'
+-- payment id, amount in minor units, currency, instant paid, "1" when it
+-- settles the invoice whatever its amount.
+local function payment_received(pid, amount, cur, paid_at, settles)
+	amount, paid_at, settles = tonumber(amount), tonumber(paid_at),
+		settles == '1'
 	local seen = redis.call('HGET', cust, 'y:' .. inv)
 
 	if seen then
@@ -281,10 +305,11 @@ local function invoice_disputed()
 	return 1
 end
 
-local function dispute_resolved()
+-- "1" when the invoice was upheld, "0" when it was voided.
+local function dispute_resolved(upheld)
 	local r = load(inv)
 	if not r or r.st ~= 'd' then return 0 end
-	if ARGV[5] == '1' then
+	if upheld == '1' then
 		r.st = 'o'
 		r.sv = r.sv + 1
 		if r.due > 0 then plan(inv) end
@@ -297,16 +322,18 @@ local function dispute_resolved()
 	return 1
 end
 
-local function customer_upserted()
-	local ver = ARGV[5]
+-- version, name, phone, locale, time zone, opt-in ("0" unknown, "1" in,
+-- "2" out), instant of the opt-in, segment.
+local function customer_upserted(ver, name, phone, locale, tz, opt, opt_at,
+				 segment)
+	opt_at = tonumber(opt_at)
 	local old = redis.call('HMGET', cust, 'cv', 'oi', 'tz', 'oo')
 	if old[1] and vcmp(ver, old[1]) <= 0 then return 0 end
-	local opt, opt_at, tz = ARGV[10], tonumber(ARGV[11]), ARGV[9]
 
 	-- An opt-out typed by the customer outlives an older directory entry.
 	if old[4] and opt == '1' and opt_at <= tonumber(old[4]) then opt = '2' end
-	redis.call('HSET', cust, 'cv', ver, 'nm', ARGV[6], 'ph', ARGV[7],
-		'lc', ARGV[8], 'tz', tz, 'oi', opt, 'sg', ARGV[12])
+	redis.call('HSET', cust, 'cv', ver, 'nm', name, 'ph', phone,
+		'lc', locale, 'tz', tz, 'oi', opt, 'sg', segment)
 	if opt == '2' and old[2] ~= '2' then
 		-- Opted out in the directory: nothing stays planned.
 		for _, pair in ipairs(open_invoices()) do
@@ -351,11 +378,12 @@ local function command_status(command, status)
 end
 
 local function first_seen()
-	return redis.call('SET', KEYS[5], '1', 'NX', 'EX', 2592000)
+	return redis.call('SET', seen_key, '1', 'NX', 'EX', 2592000)
 end
 
-local function message_status()
-	local command, status, code, wa = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+-- event id, command id, status (sent, delivered, read, failed), error
+-- code ("0" for none), WhatsApp id ("" when unknown).
+local function message_status(_, command, status, code, wa)
 	if not first_seen() then return 0 end
 	if wa ~= '' then redis.call('HSET', cust, 'wa', wa) end
 	if status ~= 'sent' then bump(status) end
@@ -371,8 +399,9 @@ local function message_status()
 	return 1
 end
 
-local function message_reply()
-	local stop, wa = ARGV[6] == '1', ARGV[7]
+-- event id, "1" when the reply asks to stop reminders, WhatsApp id.
+local function message_reply(_, stop, wa)
+	stop = stop == '1'
 	if not first_seen() then return 0 end
 	if wa ~= '' then redis.call('HSET', cust, 'wa', wa) end
 	bump('replied')
@@ -402,6 +431,29 @@ local handlers = {
 	resolve = dispute_resolved, customer = customer_upserted,
 	status = message_status, reply = message_reply,
 }
-local handler = handlers[kind]
-if not handler then return redis.error_reply('unknown event kind ' .. kind) end
-return handler()
+
+-- The text of an error raised while applying an event: redis.call raises
+-- a table, Lua itself a string.
+local function error_text(e)
+	if type(e) == 'table' and e.err then return e.err end
+	return tostring(e)
+end
+
+local results = {}
+local at = 2
+for i = 1, (#KEYS - 3) / 2 do
+	local n = tonumber(ARGV[at])
+	cust, seen_key = KEYS[2 + 2 * i], KEYS[3 + 2 * i]
+	kind, ckey, inv = ARGV[at + 1], ARGV[at + 2], ARGV[at + 3]
+
+	local handler = handlers[kind]
+	if not handler then
+		results[i] = {err = 'unknown event kind ' .. tostring(kind)}
+	else
+		local ok, result = pcall(handler, unpack(ARGV, at + 4, at + n))
+		results[i] = ok and result or {err = error_text(result)}
+	end
+	at = at + n + 1
+end
+for field, by in pairs(counts) do redis.call('HINCRBY', stats, field, by) end
+return results
