@@ -35,7 +35,7 @@ extern const char commit_lua[];
 struct args {
 	char *buf;
 	size_t used, cap;
-	size_t *offs, *lens;
+	size_t *offs; /* where each argument starts in buf (NUL-ended) */
 	int argc, max;
 	bool oom;
 };
@@ -47,17 +47,12 @@ static void args_add(struct args *a, const char *text, size_t n)
 	if (a->argc == a->max) {
 		int max = a->max ? a->max * 2 : 32;
 		size_t *offs = realloc(a->offs, sizeof(*offs) * (size_t)max);
-		size_t *lens =
-			offs ? realloc(a->lens, sizeof(*lens) * (size_t)max)
-			     : NULL;
 
-		if (offs)
-			a->offs = offs;
-		if (!lens) {
+		if (!offs) {
 			a->oom = true;
 			return;
 		}
-		a->lens = lens;
+		a->offs = offs;
 		a->max = max;
 	}
 	if (a->used + n + 1 > a->cap) {
@@ -73,8 +68,7 @@ static void args_add(struct args *a, const char *text, size_t n)
 	}
 	memcpy(a->buf + a->used, text, n);
 	a->buf[a->used + n] = '\0';
-	a->offs[a->argc] = a->used;
-	a->lens[a->argc++] = n;
+	a->offs[a->argc++] = a->used;
 	a->used += n + 1;
 }
 
@@ -105,7 +99,6 @@ static void args_release(struct args *a)
 {
 	free(a->buf);
 	free(a->offs);
-	free(a->lens);
 	memset(a, 0, sizeof(*a));
 }
 
