@@ -246,7 +246,9 @@ static int wall_to_instant(struct cached_calendar *slot, struct workflow_date d,
 	if (U_FAILURE(status))
 		return DN_ERR_INVALID;
 	*out_ms = (int64_t)millis;
-	span_learn(slot, *out_ms);
+	/* Near a transition the span is already known: learn it once. */
+	if (!span_covers(slot, *out_ms, *out_ms))
+		span_learn(slot, *out_ms);
 	return DN_OK;
 }
 
