@@ -283,11 +283,17 @@ check "no command id sent twice" no_command_twice
 # "invoice step instant" for every invoice a command covers; an invoice's
 # own step is the middle number of its version (INV-1@1.2.0: reminder),
 # since a consolidated message carries invoices at different steps.
-awk 'BEGIN { split("notice due reminder final", name, " ") }
-	{ split($1, p, "/"); n = split(p[4], inv, "+")
-	for (i = 1; i <= n; i++) { split(inv[i], v, "@"); split(v[2], num, ".")
-		print v[1], name[num[2] + 1], $2 } }' \
-	"$WORK/commands" | sort > "$WORK/covered"
+# A command id whose invoice part grew past 200 bytes is a hash, so the
+# worker's own decision lines ("sent <step>" per invoice) count too.
+{
+	awk 'BEGIN { split("notice due reminder final", name, " ") }
+		{ split($1, p, "/"); n = split(p[4], inv, "+")
+		for (i = 1; i <= n; i++) { split(inv[i], v, "@")
+			if (split(v[2], num, ".") < 3) continue
+			print v[1], name[num[2] + 1], $2 } }' "$WORK/commands"
+	awk '$4 == "sent" && $5 ~ /^(notice|due|reminder|final)$/ { print $2, $5, $3 }' \
+		"$WORK/history"
+} | sort -u > "$WORK/covered"
 
 # Invoices open at the end of their due day: due date with room for the
 # due-day send before the end, no dispute, no payment in the ledger by
