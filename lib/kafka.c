@@ -544,6 +544,38 @@ int kafka_consumer_commit(struct kafka_consumer *c)
 	return DN_OK;
 }
 
+int kafka_consumer_backlog(struct kafka_consumer *c, const char *topic,
+			   int32_t partition, int timeout_ms, int64_t *from,
+			   int64_t *end, char *err, size_t errlen)
+{
+	rd_kafka_topic_partition_list_t *list =
+		rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_t *tp =
+		rd_kafka_topic_partition_list_add(list, topic, partition);
+	rd_kafka_resp_err_t rc;
+	int64_t committed, low = 0, high = 0;
+
+	/* Without a commit, the offset is RD_KAFKA_OFFSET_INVALID (< 0). */
+	rc = rd_kafka_committed(c->rk, list, timeout_ms);
+	if (!rc)
+		rc = tp->err;
+	committed = tp->offset;
+	rd_kafka_topic_partition_list_destroy(list);
+	if (!rc)
+		rc = rd_kafka_query_watermark_offsets(c->rk, topic, partition,
+						      &low, &high, timeout_ms);
+	if (rc) {
+		snprintf(err, errlen,
+			 "backlog of topic=%s partition=%d unknown: %s", topic,
+			 (int)partition, rd_kafka_err2str(rc));
+		return DN_ERR_KAFKA;
+	}
+	/* Where the group resumes; messages before low are gone. */
+	*from = committed > low ? committed : low;
+	*end = high;
+	return DN_OK;
+}
+
 void kafka_message_free(rd_kafka_message_t *msg)
 {
 	if (msg)

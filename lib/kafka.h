@@ -157,6 +157,18 @@ void kafka_consumer_store(struct kafka_consumer *c,
  * when nothing was stored since the last commit, or DN_ERR_KAFKA. */
 int kafka_consumer_commit(struct kafka_consumer *c);
 
+/*
+ * The backlog of one partition of the group: *from is the offset the group
+ * resumes at (its committed offset, or the partition's first offset when
+ * none is committed or the committed one is gone) and *end the offset the
+ * next message written will get. Everything written before the call lies in [*from, *end). Asks the
+ * broker, waiting up to timeout_ms; may be called from any thread. Returns
+ * 0, or DN_ERR_KAFKA with the reason in err.
+ */
+int kafka_consumer_backlog(struct kafka_consumer *c, const char *topic,
+			   int32_t partition, int timeout_ms, int64_t *from,
+			   int64_t *end, char *err, size_t errlen);
+
 /* Frees a message from kafka_consumer_poll; accepts NULL. */
 void kafka_message_free(rd_kafka_message_t *msg);
 

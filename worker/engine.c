@@ -3,6 +3,7 @@
 #include "engine.h"
 
 #include "apply.h"
+#include "catchup.h"
 #include "clock.h"
 #include "config.h"
 #include "error.h"
@@ -28,6 +29,10 @@
 #define ENGINE_PARTITIONS_MAX	  1024
 #define ENGINE_FLUSH_EVERY_MS	  50 /* apply at least this often */
 #define ENGINE_UNHEALTHY_AFTER_MS 10000
+#define ENGINE_ASK_TIMEOUT_MS	  5000 /* for a partition's backlog */
+
+/* The topics read, as catchup topic indices. */
+enum { ENGINE_INVOICES, ENGINE_MESSAGES, ENGINE_TOPICS };
 
 const struct config_key engine_config_keys[] = {
 	{ "DUNNING_WORKER_WORKFLOW", CONFIG_STRING, "deploy/workflow.yaml", 0,
@@ -87,8 +92,13 @@ struct engine {
 	bool owned[ENGINE_PARTITIONS_MAX];
 	_Atomic bool revoking;
 
+	/* A partition fires only once what was written to it before this
+	 * worker got it is applied: invoice events and message events. */
+	struct catchup *catchup;
+
 	_Atomic int64_t last_redis_error_ms;
 	struct metric *owned_gauge;
+	struct metric *catching_up_gauge;
 };
 
 /*
@@ -103,6 +113,7 @@ struct timer {
 	struct kafka_producer *sends;
 	struct fire *fire;
 	pthread_mutex_t busy; /* held for a round over the partitions */
+	bool was_ready[ENGINE_PARTITIONS_MAX]; /* for the log on a change */
 	pthread_t thread;
 	bool started;
 };
@@ -117,6 +128,24 @@ static void sleep_ms(int64_t ms)
 
 /* ---------------------------------------------------------------------- */
 /* Consumer loop                                                            */
+
+static const char *topic_name(const struct engine *e, int topic)
+{
+	return config_str(e->cfg, topic == ENGINE_INVOICES
+					  ? "DUNNING_TOPIC_INVOICE_EVENTS"
+					  : "DUNNING_TOPIC_WHATSAPP_EVENTS");
+}
+
+/* The ENGINE_* index of a topic name, or -1 for another topic. */
+static int topic_index(const struct engine *e, const char *name)
+{
+	int t;
+
+	for (t = 0; t < ENGINE_TOPICS; t++)
+		if (strcmp(name, topic_name(e, t)) == 0)
+			return t;
+	return -1;
+}
 
 /* Applies the pending events, retrying while Redis is away, then stores
  * their offsets. Returns 0, or DN_ERR_UNAVAILABLE if asked to stop first. */
@@ -139,8 +168,14 @@ static int pending_flush(struct engine *e)
 		log_error("KAFKA", "dead letters not acknowledged in 10 s");
 	e->dead_lettered = false;
 	for (i = 0; i < e->n_pending; i++) {
-		kafka_consumer_store(e->consumer, e->pending[i]);
-		kafka_message_free(e->pending[i]);
+		rd_kafka_message_t *msg = e->pending[i];
+
+		kafka_consumer_store(e->consumer, msg);
+		catchup_applied(e->catchup,
+				topic_index(e, kafka_message_topic(msg)),
+				kafka_message_partition(msg),
+				kafka_message_offset(msg));
+		kafka_message_free(msg);
 	}
 	e->n_pending = 0;
 	return DN_OK;
@@ -158,43 +193,52 @@ static void pending_add(struct engine *e, rd_kafka_message_t *msg)
 	e->pending[e->n_pending++] = msg;
 }
 
+/* Records an assignment (assigned) or a revocation of parts; returns the
+ * number of invoice partitions owned after it. */
+static size_t ownership_change(struct engine *e,
+			       const struct kafka_partition *parts,
+			       size_t count, bool assigned)
+{
+	size_t i, owned = 0;
+
+	pthread_mutex_lock(&e->lock);
+	for (i = 0; i < count; i++) {
+		int t = topic_index(e, parts[i].topic);
+		int32_t p = parts[i].partition;
+
+		if (t < 0 || p < 0 || p >= ENGINE_PARTITIONS_MAX)
+			continue;
+		if (t == ENGINE_INVOICES)
+			e->owned[p] = assigned;
+		catchup_assign(e->catchup, t, p, assigned);
+	}
+	for (i = 0; i < ENGINE_PARTITIONS_MAX; i++)
+		owned += e->owned[i];
+	pthread_mutex_unlock(&e->lock);
+	metric_set(e->catching_up_gauge, (int64_t)catchup_pending(e->catchup));
+	return owned;
+}
+
 static void on_assigned(void *ctx, const struct kafka_partition *parts,
 			size_t count)
 {
 	struct engine *e = ctx;
-	const char *topic = config_str(e->cfg, "DUNNING_TOPIC_INVOICE_EVENTS");
-	size_t i, owned = 0;
 
-	pthread_mutex_lock(&e->lock);
-	for (i = 0; i < count; i++)
-		if (strcmp(parts[i].topic, topic) == 0 &&
-		    parts[i].partition < ENGINE_PARTITIONS_MAX)
-			e->owned[parts[i].partition] = true;
-	for (i = 0; i < ENGINE_PARTITIONS_MAX; i++)
-		owned += e->owned[i];
-	pthread_mutex_unlock(&e->lock);
-	metric_set(e->owned_gauge, (int64_t)owned);
+	metric_set(e->owned_gauge,
+		   (int64_t)ownership_change(e, parts, count, true));
 }
 
 /* Runs inside kafka_consumer_poll: what was read is applied and stored
- * before the partitions go, and the timer lets go of them. */
+ * before the partitions go, and the timers let go of them. */
 static void on_revoked(void *ctx, const struct kafka_partition *parts,
 		       size_t count)
 {
 	struct engine *e = ctx;
-	const char *topic = config_str(e->cfg, "DUNNING_TOPIC_INVOICE_EVENTS");
-	size_t i, owned = 0;
+	size_t i, owned;
 
 	pending_flush(e);
 	atomic_store(&e->revoking, true);
-	pthread_mutex_lock(&e->lock);
-	for (i = 0; i < count; i++)
-		if (strcmp(parts[i].topic, topic) == 0 &&
-		    parts[i].partition < ENGINE_PARTITIONS_MAX)
-			e->owned[parts[i].partition] = false;
-	for (i = 0; i < ENGINE_PARTITIONS_MAX; i++)
-		owned += e->owned[i];
-	pthread_mutex_unlock(&e->lock);
+	owned = ownership_change(e, parts, count, false);
 
 	/* A round that began before may still be firing them. */
 	for (i = 0; i < e->n_timers; i++) {
@@ -203,6 +247,17 @@ static void on_revoked(void *ctx, const struct kafka_partition *parts,
 	}
 	atomic_store(&e->revoking, false);
 	metric_set(e->owned_gauge, (int64_t)owned);
+}
+
+/* catchup's question: where the group resumes and where topic ends. */
+static int ask_backlog(void *ctx, int topic, int32_t partition, int64_t *from,
+		       int64_t *end, char *err, size_t errlen)
+{
+	struct engine *e = ctx;
+
+	return kafka_consumer_backlog(e->consumer, topic_name(e, topic),
+				      partition, ENGINE_ASK_TIMEOUT_MS, from,
+				      end, err, errlen);
 }
 
 static int consume(struct engine *e)
@@ -262,7 +317,38 @@ static void tick_partition(struct timer *tm, int32_t p, struct tick *t)
 		t->wake_real_ms = res.next_lease_ms;
 }
 
-/* The partitions this timer serves now; returns how many. */
+/*
+ * Learns how far each partition of this timer that is owned but not ready
+ * must be applied before it fires. May block on the broker, so it runs
+ * outside the round, which a rebalance waits for.
+ */
+static void timer_prepare(struct timer *tm, int64_t *warned_ms)
+{
+	struct engine *e = tm->e;
+	char err[512];
+	int32_t p;
+
+	for (p = (int32_t)tm->index; p < ENGINE_PARTITIONS_MAX;
+	     p += (int32_t)e->n_timers) {
+		bool owned;
+
+		pthread_mutex_lock(&e->lock);
+		owned = e->owned[p];
+		pthread_mutex_unlock(&e->lock);
+		if (!owned || tm->was_ready[p] ||
+		    !catchup_prepare(e->catchup, p, err, sizeof(err)))
+			continue;
+		if (clock_real_now_ms() - *warned_ms >= 10000) {
+			log_warn("KAFKA", "%s; the partition fires once known",
+				 err);
+			*warned_ms = clock_real_now_ms();
+		}
+	}
+	metric_set(e->catching_up_gauge, (int64_t)catchup_pending(e->catchup));
+}
+
+/* The partitions this timer serves now: owned, and with what was written
+ * before this worker got them applied. Returns how many. */
 static size_t timer_partitions(struct timer *tm, int32_t *parts)
 {
 	struct engine *e = tm->e;
@@ -271,9 +357,18 @@ static size_t timer_partitions(struct timer *tm, int32_t *parts)
 
 	pthread_mutex_lock(&e->lock);
 	for (p = (int32_t)tm->index; p < ENGINE_PARTITIONS_MAX;
-	     p += (int32_t)e->n_timers)
-		if (e->owned[p])
+	     p += (int32_t)e->n_timers) {
+		bool ready = e->owned[p] && catchup_ready(e->catchup, p);
+
+		if (ready && !tm->was_ready[p])
+			log_info("SCHED",
+				 "partition=%" PRId32 " fires from now on: "
+				 "its backlog is applied",
+				 p);
+		tm->was_ready[p] = ready;
+		if (ready)
 			parts[n++] = p;
+	}
 	pthread_mutex_unlock(&e->lock);
 	return n;
 }
@@ -283,6 +378,7 @@ static void *timer_main(void *arg)
 	struct timer *tm = arg;
 	struct engine *e = tm->e;
 	int32_t parts[ENGINE_PARTITIONS_MAX];
+	int64_t warned_ms = 0;
 
 	while (!atomic_load(&e->stop)) {
 		struct tick t = { false, INT64_MAX };
@@ -292,6 +388,7 @@ static void *timer_main(void *arg)
 		/* Let a rebalance in before the next round. */
 		while (atomic_load(&e->revoking) && !atomic_load(&e->stop))
 			sleep_ms(1);
+		timer_prepare(tm, &warned_ms);
 		pthread_mutex_lock(&tm->busy);
 		n = timer_partitions(tm, parts);
 		for (i = 0; i < n; i++)
@@ -405,6 +502,10 @@ static int subscribe(struct engine *e, char *err, size_t errlen)
 	};
 	struct kafka_rebalance_hooks hooks = { on_assigned, on_revoked, e };
 
+	e->catchup = catchup_new(ENGINE_TOPICS, ENGINE_PARTITIONS_MAX,
+				 ask_backlog, e);
+	if (!e->catchup)
+		return dn_fail(DN_ERR_NOMEM, err, errlen, "out of memory");
 	e->consumer = kafka_consumer_new(
 		e->cfg, config_str(e->cfg, "DUNNING_WORKER_GROUP"), topics, 2,
 		&hooks, e->metrics, NULL, err, errlen);
@@ -434,6 +535,12 @@ struct engine *engine_new(const struct config *cfg, const struct workflow *wf,
 	e->owned_gauge = metrics_series(e->metrics, METRIC_GAUGE,
 					"dunning_worker_partitions_owned",
 					"partitions this worker owns", NULL);
+	e->catching_up_gauge = metrics_series(
+		e->metrics, METRIC_GAUGE,
+		"dunning_worker_partitions_catching_up",
+		"partitions owned that do not fire yet: their backlog is "
+		"being applied",
+		NULL);
 	if (connect_all(e, err, errlen) || subscribe(e, err, errlen))
 		goto fail;
 	e->httpd = httpd_new(config_str(cfg, "DUNNING_WORKER_HTTP_BIND"),
@@ -500,6 +607,7 @@ void engine_free(struct engine *e)
 	for (i = 0; i < e->n_pending; i++)
 		kafka_message_free(e->pending[i]);
 	kafka_consumer_free(e->consumer);
+	catchup_free(e->catchup);
 	for (i = 0; e->timers && i < e->n_timers; i++) {
 		fire_free(e->timers[i].fire);
 		kafka_producer_free(e->timers[i].sends);

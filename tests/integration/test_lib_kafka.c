@@ -203,6 +203,83 @@ static void test_offset_stored_while_revoking_is_committed(void **state)
 	config_free(cfg);
 }
 
+/* Polls c until the message whose payload is want; fails after 30 s. */
+static rd_kafka_message_t *poll_for(struct kafka_consumer *c, const char *want)
+{
+	int polls;
+
+	for (polls = 0; polls < 300; polls++) {
+		rd_kafka_message_t *m = kafka_consumer_poll(c, 100);
+		size_t len = 0;
+		const void *payload = m ? kafka_message_payload(m, &len) : NULL;
+
+		if (payload && len == strlen(want) &&
+		    memcmp(payload, want, len) == 0)
+			return m;
+		kafka_message_free(m);
+	}
+	fail_msg("message %s never came", want);
+	return NULL;
+}
+
+static void test_backlog_spans_from_committed_offset_to_end(void **state)
+{
+	struct config *cfg = testenv_config(NULL);
+	const char *topic = config_str(cfg, "DUNNING_TOPIC_INVOICE_EVENTS");
+	struct seen seen = { 0 };
+	char group[64], err[256], value[16];
+	int64_t from = -1, end = -1, first;
+	struct kafka_producer *p;
+	struct kafka_consumer *c;
+	rd_kafka_message_t *m;
+	int32_t partition;
+	int i;
+
+	(void)state;
+	p = kafka_producer_new(cfg, "backlog-test", NULL, err, sizeof(err));
+	assert_non_null(p);
+	for (i = 0; i < 3; i++) {
+		snprintf(value, sizeof(value), "bl-%d", i);
+		assert_int_equal(kafka_producer_send(p, topic, "t/bl", 4, value,
+						     strlen(value), NULL, err,
+						     sizeof(err)),
+				 DN_OK);
+	}
+	assert_int_equal(kafka_producer_flush(p, 10000), DN_OK);
+	kafka_producer_free(p);
+
+	c = consumer_new(cfg, testenv_unique("bl", group, sizeof(group)), 1,
+			 &seen);
+	m = poll_for(c, "bl-0");
+	partition = kafka_message_partition(m);
+	first = kafka_message_offset(m);
+
+	/* Nothing committed: from the partition's first message. */
+	assert_int_equal(kafka_consumer_backlog(c, topic, partition, 5000,
+						&from, &end, err, sizeof(err)),
+			 DN_OK);
+	assert_int_equal(from, 0);
+	assert_int_equal(end, first + 3);
+
+	/* Committed past the first: from the second. */
+	kafka_consumer_store(c, m);
+	kafka_message_free(m);
+	assert_int_equal(kafka_consumer_commit(c), DN_OK);
+	assert_int_equal(kafka_consumer_backlog(c, topic, partition, 5000,
+						&from, &end, err, sizeof(err)),
+			 DN_OK);
+	assert_int_equal(from, first + 1);
+	assert_int_equal(end, first + 3);
+
+	/* A partition the topic does not have: an error naming it. */
+	assert_int_equal(kafka_consumer_backlog(c, topic, 9999, 2000, &from,
+						&end, err, sizeof(err)),
+			 DN_ERR_KAFKA);
+	assert_non_null(strstr(err, "partition=9999"));
+	kafka_consumer_free(c);
+	config_free(cfg);
+}
+
 static void test_broker_logs_only_our_lines_at_its_level(void **state)
 {
 	char bootstrap[256], path[] = "/tmp/dunning-broker-log-XXXXXX";
@@ -310,6 +387,8 @@ int main(void)
 			test_assigned_hook_sees_every_partition, stop_broker),
 		cmocka_unit_test(
 			test_offset_stored_while_revoking_is_committed),
+		cmocka_unit_test(
+			test_backlog_spans_from_committed_offset_to_end),
 		cmocka_unit_test(
 			test_lag_of_revoked_partitions_is_not_left_behind),
 		cmocka_unit_test_teardown(
