@@ -41,12 +41,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-build_loader() {
+build_loader() { # NAME
 	# shellcheck disable=SC2046
 	cc -std=c11 -O2 -D_DEFAULT_SOURCE -D_XOPEN_SOURCE=700 \
 		-I"$ROOT/lib" -I"$ROOT/build/gen" \
-		$(pkg-config --cflags rdkafka libprotobuf-c) \
-		-o "$WORK/worker_load" "$ROOT/bench/worker_load.c" \
+		$(pkg-config --cflags rdkafka libprotobuf-c hiredis) \
+		-o "$WORK/$1" "$ROOT/bench/$1.c" \
 		"$BIN/../libdunning.a" \
 		$(pkg-config --libs rdkafka hiredis libprotobuf-c libcurl \
 			libmicrohttpd jansson openssl) -lpthread -lm
@@ -143,14 +143,36 @@ apply_and_memory() {
 	echo "bench: worker_redis_bytes_per_open_invoice $(( (after - before) / INVOICES )) bytes (target <= 256)"
 }
 
+# Seeds Redis database $1 with REMINDERS entries all due at $2 (ms).
+seed() {
+	rcli -n "$1" flushdb > /dev/null
+	"$WORK/worker_load" seed "$REMINDERS" "${DUNNING_KAFKA_PARTITIONS:-6}" "$2" |
+		rcli -n "$1" --pipe > "$WORK/seed.log"
+}
+
+# The floor: the Redis commands and broker traffic the reminders need at
+# the least, with none of the worker's own work (bench/emit_floor.c).
+emit_floor() {
+	local due figures
+	due=$(date -d 2026-03-09T09:00:00Z +%s)000
+	seed 3 "$due"
+	figures=$(DUNNING_REDIS_URL="$DUNNING_REDIS_URL/3" "$WORK/emit_floor" \
+		"$REMINDERS" "${DUNNING_KAFKA_PARTITIONS:-6}" "$due") || {
+		echo "bench: worker_emit_floor_seconds failed"
+		return 1
+	}
+	rcli -n 3 flushdb > /dev/null
+	# floor redis=S broker=S both=S reminders=N redis_cpu=S
+	set -- $figures
+	echo "bench: worker_emit_floor_seconds ${4#both=} s (${2}, ${3} s, Redis busy ${6#redis_cpu=} s: the least Redis and broker work for ${5#reminders=} reminders, no decision or encoding; no target)"
+}
+
 million_reminders() {
 	local due start first last got emitted=dunning_worker_reminders_emitted_total
 
-	rcli -n 2 flushdb > /dev/null
 	start=2026-03-09T09:00:00Z
 	due=$(date -d "$start" +%s)000
-	"$WORK/worker_load" seed "$REMINDERS" "${DUNNING_KAFKA_PARTITIONS:-6}" "$due" |
-		rcli -n 2 --pipe > "$WORK/seed.log"
+	seed 2 "$due"
 	start_worker 2 "$start"
 	read -r first last got < <(watch_metric "$emitted" "$REMINDERS" 900 0)
 	cleanup
@@ -163,6 +185,8 @@ million_reminders() {
 	echo "bench: worker_million_reminders_seconds $(python3 -c "print(f'{($last - $first) / 1000 * 1000000 / max($got, 1):.1f}')") s (target <= 5; measured on $got)"
 }
 
-build_loader
+build_loader worker_load
+build_loader emit_floor
 apply_and_memory
+emit_floor
 million_reminders
