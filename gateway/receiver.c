@@ -16,15 +16,36 @@
 #include "dunning/v1/whatsapp.pb-c.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#define RECEIVER_GROUP_MAX 64 /* webhooks stored with one flush */
 
 struct receiver_metrics {
-	struct metric *accepted, *bad_signature, *malformed, *overloaded;
+	struct metric *accepted, *not_stored, *bad_signature, *malformed;
+	struct metric *overloaded;
 	struct metric *verified, *verify_refused, *signature_failures;
 	struct metric *produced, *duplicate, *stale, *unknown, *unreadable;
 	struct metric *errors;
+};
+
+/*
+ * What a webhook's HTTP thread waits for: the event thread's verdict on
+ * its batch. Held by both; whichever lets go last frees it (under lock).
+ */
+struct ticket {
+	int refs;
+	int done;
+	int stored; /* every event of the batch is acknowledged by Kafka */
+};
+
+/* A parsed webhook waiting for the event thread. */
+struct job {
+	struct webhook_batch batch;
+	struct ticket *ticket;
 };
 
 struct receiver {
@@ -37,11 +58,12 @@ struct receiver {
 	const char *app_secret;
 	const char *verify_token;
 	const char *events_topic;
+	int64_t ack_ms;
 
-	/* Parsed webhooks waiting for the event thread. */
+	/* Parsed webhooks waiting for the event thread, and its verdicts. */
 	pthread_mutex_t lock;
-	pthread_cond_t ready;
-	struct webhook_batch *queue;
+	pthread_cond_t ready, settled;
+	struct job *queue;
 	size_t capacity, head, count;
 	int stopping;
 	int thread_started;
@@ -84,14 +106,26 @@ static void on_verify(void *ctx, const struct http_request *req,
 	http_respond_text(resp, 403, "text/plain", "forbidden\n");
 }
 
-/* Moves batch into the queue; 0 when queued, -1 when full. */
-static int enqueue(struct receiver *r, struct webhook_batch *batch)
+/* Drops one hold of t; call with lock held. */
+static void ticket_drop(struct ticket *t)
+{
+	if (--t->refs == 0)
+		free(t);
+}
+
+/* Moves batch into the queue with t; 0 when queued, -1 when full. */
+static int enqueue(struct receiver *r, struct webhook_batch *batch,
+		   struct ticket *t)
 {
 	int rc = -1;
 
 	pthread_mutex_lock(&r->lock);
 	if (r->count < r->capacity) {
-		r->queue[(r->head + r->count) % r->capacity] = *batch;
+		struct job *j = &r->queue[(r->head + r->count) % r->capacity];
+
+		j->batch = *batch;
+		j->ticket = t;
+		t->refs++;
 		r->count++;
 		pthread_cond_signal(&r->ready);
 		rc = 0;
@@ -100,12 +134,37 @@ static int enqueue(struct receiver *r, struct webhook_batch *batch)
 	return rc;
 }
 
+/* Waits up to ack_ms for t's verdict; returns whether its events are
+ * stored. Lets go of t. */
+static int ticket_wait(struct receiver *r, struct ticket *t)
+{
+	struct timespec until;
+	int stored;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += (time_t)(r->ack_ms / 1000);
+	until.tv_nsec += (long)(r->ack_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&r->lock);
+	while (!t->done &&
+	       pthread_cond_timedwait(&r->settled, &r->lock, &until) == 0)
+		;
+	stored = t->done && t->stored;
+	ticket_drop(t);
+	pthread_mutex_unlock(&r->lock);
+	return stored;
+}
+
 /* Runs on the HTTP server's thread. */
 static void on_webhook(void *ctx, const struct http_request *req,
 		       struct http_response *resp)
 {
 	struct receiver *r = ctx;
 	struct webhook_batch batch;
+	struct ticket *t;
 	char err[256];
 
 	if (webhook_signature_check(
@@ -128,10 +187,22 @@ static void on_webhook(void *ctx, const struct http_request *req,
 		return;
 	}
 	metric_add(r->m.unreadable, (int64_t)batch.unreadable);
-	if (enqueue(r, &batch)) {
+	t = calloc(1, sizeof(*t));
+	if (t)
+		t->refs = 1;
+	if (!t || enqueue(r, &batch, t)) {
 		webhook_batch_release(&batch);
+		free(t);
 		metric_add(r->m.overloaded, 1);
 		http_respond_text(resp, 503, "text/plain", "busy\n");
+		return;
+	}
+	/* Answered 200 only once its events are stored: Meta sends a
+	 * webhook again until it gets a 200, and never after. */
+	if (!ticket_wait(r, t)) {
+		metric_add(r->m.not_stored, 1);
+		http_respond_text(resp, 503, "text/plain",
+				  "not stored yet, send it again\n");
 		return;
 	}
 	metric_add(r->m.accepted, 1);
@@ -141,12 +212,16 @@ static void on_webhook(void *ctx, const struct http_request *req,
 /* ---------------------------------------------------------------------- */
 /* Event thread                                                            */
 
-/*
- * TODO: the webhook was answered 200 before this runs, so an event Kafka
- * refuses (after librdkafka's own retries) is lost; Meta will not deliver
- * it again. Delivery failures are logged and counted as errors.
- */
-static void produce(struct receiver *r, const Dunning__V1__MessageEvent *ev)
+/* What became of one status or message of a webhook. */
+enum item_result {
+	ITEM_SKIPPED,  /* unknown, stale or repeated: nothing to store */
+	ITEM_PRODUCED, /* its event is on its way to Kafka */
+	ITEM_FAILED,   /* not handled: the webhook must come again */
+};
+
+/* Queues ev; whether it is stored is known at the group's flush. */
+static enum item_result produce(struct receiver *r,
+				const Dunning__V1__MessageEvent *ev)
 {
 	char err[256];
 
@@ -155,9 +230,9 @@ static void produce(struct receiver *r, const Dunning__V1__MessageEvent *ev)
 		metric_add(r->m.errors, 1);
 		log_error("KAFKA", "cannot produce event=%s: %s", ev->event_id,
 			  err);
-		return;
+		return ITEM_FAILED;
 	}
-	metric_add(r->m.produced, 1);
+	return ITEM_PRODUCED;
 }
 
 static const int status_rank[] = {
@@ -194,8 +269,9 @@ static int status_owner(struct receiver *r, const struct webhook_item *item,
 	return rc;
 }
 
-static void status_event(struct receiver *r, const struct webhook_item *item,
-			 const struct registry_owner *owner)
+static enum item_result status_event(struct receiver *r,
+				     const struct webhook_item *item,
+				     const struct registry_owner *owner)
 {
 	Dunning__V1__MessageEvent ev = DUNNING__V1__MESSAGE_EVENT__INIT;
 	Dunning__V1__StatusUpdate status = DUNNING__V1__STATUS_UPDATE__INIT;
@@ -217,14 +293,17 @@ static void status_event(struct receiver *r, const struct webhook_item *item,
 	status.origin = "webhook";
 	ev.body_case = DUNNING__V1__MESSAGE_EVENT__BODY_STATUS;
 	ev.status = &status;
-	produce(r, &ev);
+	return produce(r, &ev);
 }
 
-static void handle_status(struct receiver *r, const struct webhook_item *item)
+/* A status newer than any recorded becomes an event; it is recorded once
+ * the event is stored (item_stored). */
+static enum item_result handle_status(struct receiver *r,
+				      const struct webhook_item *item)
 {
 	struct registry_owner owner;
 	char err[256];
-	int advanced = 0;
+	int rank = 0;
 
 	if (status_owner(r, item, &owner)) {
 		metric_add(r->m.unknown, 1);
@@ -232,24 +311,23 @@ static void handle_status(struct receiver *r, const struct webhook_item *item)
 			 "status for an unknown message skipped "
 			 "status=%s",
 			 webhook_status_name(item->status));
-		return;
+		return ITEM_SKIPPED;
 	}
-	if (registry_status_advance(r->registry, item->message_id,
-				    status_rank[item->status], &advanced, err,
-				    sizeof(err))) {
+	if (registry_status_rank(r->registry, item->message_id, &rank, err,
+				 sizeof(err))) {
 		metric_add(r->m.errors, 1);
-		log_error("REDIS", "cannot record status: %s", err);
-		return;
+		log_error("REDIS", "cannot read status: %s", err);
+		return ITEM_FAILED;
 	}
-	if (!advanced) {
+	if (status_rank[item->status] <= rank) {
 		metric_add(r->m.stale, 1);
-		return;
+		return ITEM_SKIPPED;
 	}
 	if (item->wa_id[0])
 		registry_user_remember(r->registry, item->phone_number_id,
 				       item->wa_id, owner.tenant,
 				       owner.customer, err, sizeof(err));
-	status_event(r, item, &owner);
+	return status_event(r, item, &owner);
 }
 
 /* Whose message this is: the answered message's, else the sender's. */
@@ -301,8 +379,9 @@ static void message_body(const struct webhook_item *item,
 	}
 }
 
-static void message_event(struct receiver *r, const struct webhook_item *item,
-			  const struct registry_owner *owner)
+static enum item_result message_event(struct receiver *r,
+				      const struct webhook_item *item,
+				      const struct registry_owner *owner)
 {
 	Dunning__V1__MessageEvent ev = DUNNING__V1__MESSAGE_EVENT__INIT;
 	Dunning__V1__InboundText text = DUNNING__V1__INBOUND_TEXT__INIT;
@@ -319,14 +398,17 @@ static void message_event(struct receiver *r, const struct webhook_item *item,
 	ev.occurred_at_ms = item->occurred_at_ms;
 	ev.context_message_id = (char *)item->context_id;
 	message_body(item, &ev, &text, &button, &choice);
-	produce(r, &ev);
+	return produce(r, &ev);
 }
 
-static void handle_message(struct receiver *r, const struct webhook_item *item)
+/* An inbound message not handled before becomes an event; it is marked
+ * handled once the event is stored (item_stored). */
+static enum item_result handle_message(struct receiver *r,
+				       const struct webhook_item *item)
 {
 	struct registry_owner owner;
 	char err[256];
-	int first = 0;
+	int seen = 0;
 
 	if (message_owner(r, item, &owner)) {
 		metric_add(r->m.unknown, 1);
@@ -334,17 +416,17 @@ static void handle_message(struct receiver *r, const struct webhook_item *item)
 			 "message from an unknown customer skipped "
 			 "type=%s",
 			 item->message_type);
-		return;
+		return ITEM_SKIPPED;
 	}
-	if (registry_seen(r->registry, item->message_id, &first, err,
-			  sizeof(err))) {
+	if (registry_seen_before(r->registry, item->message_id, &seen, err,
+				 sizeof(err))) {
 		metric_add(r->m.errors, 1);
 		log_error("REDIS", "cannot deduplicate message: %s", err);
-		return;
+		return ITEM_FAILED;
 	}
-	if (!first) {
+	if (seen) {
 		metric_add(r->m.duplicate, 1);
-		return;
+		return ITEM_SKIPPED;
 	}
 	registry_window_open(r->registry, owner.tenant, owner.customer,
 			     item->occurred_at_ms > 0 ? item->occurred_at_ms
@@ -352,27 +434,108 @@ static void handle_message(struct receiver *r, const struct webhook_item *item)
 			     err, sizeof(err));
 	registry_user_remember(r->registry, item->phone_number_id, item->wa_id,
 			       owner.tenant, owner.customer, err, sizeof(err));
-	message_event(r, item, &owner);
+	return message_event(r, item, &owner);
 }
 
-static void batch_handle(struct receiver *r, struct webhook_batch *batch)
+/*
+ * Records that item's event is stored, so that the same status or message
+ * coming again is skipped. Recorded only now: a webhook answered 503
+ * comes again and must not find its items already recorded. A failure
+ * here costs at most a repeated event, which the worker ignores.
+ */
+static void item_stored(struct receiver *r, const struct webhook_item *item)
 {
+	char err[256];
+	int changed = 0, rc;
+
+	metric_add(r->m.produced, 1);
+	if (item->kind == WEBHOOK_STATUS)
+		rc = registry_status_advance(r->registry, item->message_id,
+					     status_rank[item->status],
+					     &changed, err, sizeof(err));
+	else
+		rc = registry_seen(r->registry, item->message_id, &changed, err,
+				   sizeof(err));
+	if (rc)
+		log_warn("REDIS", "stored event not recorded: %s", err);
+}
+
+/* Handles every item of j's batch; marks in produced[] those whose event
+ * was queued. Returns 0, or -1 when an item could not be handled. */
+static int job_handle(struct receiver *r, struct job *j, bool *produced)
+{
+	struct webhook_batch *batch = &j->batch;
+	int failed = 0;
 	size_t i;
 
 	for (i = 0; i < batch->count; i++) {
-		if (batch->items[i].kind == WEBHOOK_STATUS)
-			handle_status(r, &batch->items[i]);
-		else
-			handle_message(r, &batch->items[i]);
+		const struct webhook_item *item = &batch->items[i];
+		enum item_result res = item->kind == WEBHOOK_STATUS
+					       ? handle_status(r, item)
+					       : handle_message(r, item);
+
+		produced[i] = res == ITEM_PRODUCED;
+		failed |= res == ITEM_FAILED;
 	}
 	kafka_producer_poll(r->producer, 0);
+	return failed ? -1 : 0;
 }
 
-/* Takes the next batch, waiting up to 100 ms; 0 when one was taken. */
-static int dequeue(struct receiver *r, struct webhook_batch *batch)
+/* Gives t its verdict and lets go of it. */
+static void ticket_settle(struct receiver *r, struct ticket *t, int stored)
+{
+	pthread_mutex_lock(&r->lock);
+	t->done = 1;
+	t->stored = stored;
+	ticket_drop(t);
+	pthread_cond_broadcast(&r->settled);
+	pthread_mutex_unlock(&r->lock);
+}
+
+/*
+ * Handles n jobs, waits until Kafka acknowledged their events, records
+ * what is stored and answers each job's webhook: stored when every event
+ * of it is acknowledged and none of its items failed.
+ */
+static void jobs_settle(struct receiver *r, struct job *jobs, size_t n)
+{
+	uint64_t failed_before = kafka_producer_failed(r->producer);
+	bool *produced[RECEIVER_GROUP_MAX];
+	int handled[RECEIVER_GROUP_MAX];
+	bool acked;
+	size_t i, k;
+
+	for (i = 0; i < n; i++) {
+		produced[i] = calloc(jobs[i].batch.count + 1, sizeof(bool));
+		handled[i] = produced[i] &&
+			     job_handle(r, &jobs[i], produced[i]) == 0;
+	}
+	acked = kafka_producer_flush(r->producer, (int)(r->ack_ms / 2)) ==
+			DN_OK &&
+		kafka_producer_failed(r->producer) == failed_before;
+	if (!acked)
+		log_error("KAFKA",
+			  "message events of %zu webhooks not "
+			  "acknowledged: they are answered 503 and "
+			  "come again",
+			  n);
+	for (i = 0; i < n; i++) {
+		for (k = 0; acked && produced[i] && k < jobs[i].batch.count;
+		     k++)
+			if (produced[i][k])
+				item_stored(r, &jobs[i].batch.items[k]);
+		ticket_settle(r, jobs[i].ticket, acked && handled[i]);
+		webhook_batch_release(&jobs[i].batch);
+		free(produced[i]);
+	}
+}
+
+/* Takes up to max queued jobs, waiting up to 100 ms for the first;
+ * returns how many. */
+static size_t dequeue(struct receiver *r, struct job *jobs, size_t max)
 {
 	struct timespec until;
-	int rc = -1;
+	size_t n = 0;
 
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_nsec += 100 * 1000000L;
@@ -384,14 +547,13 @@ static int dequeue(struct receiver *r, struct webhook_batch *batch)
 	while (r->count == 0 && !r->stopping &&
 	       pthread_cond_timedwait(&r->ready, &r->lock, &until) == 0)
 		;
-	if (r->count > 0) {
-		*batch = r->queue[r->head];
+	while (r->count > 0 && n < max) {
+		jobs[n++] = r->queue[r->head];
 		r->head = (r->head + 1) % r->capacity;
 		r->count--;
-		rc = 0;
 	}
 	pthread_mutex_unlock(&r->lock);
-	return rc;
+	return n;
 }
 
 static int stopping_and_empty(struct receiver *r)
@@ -408,13 +570,13 @@ static int stopping_and_empty(struct receiver *r)
 static void *event_thread(void *arg)
 {
 	struct receiver *r = arg;
-	struct webhook_batch batch;
+	struct job jobs[RECEIVER_GROUP_MAX];
 
 	while (!stopping_and_empty(r)) {
-		if (dequeue(r, &batch) == 0) {
-			batch_handle(r, &batch);
-			webhook_batch_release(&batch);
-		}
+		size_t n = dequeue(r, jobs, RECEIVER_GROUP_MAX);
+
+		if (n)
+			jobs_settle(r, jobs, n);
 		kafka_producer_poll(r->producer, 0);
 	}
 	kafka_producer_flush(r->producer, 10000);
@@ -440,6 +602,8 @@ static void metrics_register(struct receiver *r)
 
 	r->m.accepted =
 		counter(r, requests, requests_help, "outcome=\"accepted\"");
+	r->m.not_stored =
+		counter(r, requests, requests_help, "outcome=\"not_stored\"");
 	r->m.bad_signature = counter(r, requests, requests_help,
 				     "outcome=\"bad_signature\"");
 	r->m.malformed =
@@ -508,10 +672,12 @@ struct receiver *receiver_new(const struct config *cfg, struct metrics *metrics,
 	r->app_secret = config_str(cfg, "DUNNING_WA_APP_SECRET");
 	r->verify_token = config_str(cfg, "DUNNING_WA_VERIFY_TOKEN");
 	r->events_topic = config_str(cfg, "DUNNING_TOPIC_WHATSAPP_EVENTS");
+	r->ack_ms = config_int(cfg, "DUNNING_GATEWAY_WEBHOOK_ACK_MS");
 	r->capacity = (size_t)config_int(cfg, "DUNNING_GATEWAY_WEBHOOK_QUEUE");
 	r->queue = calloc(r->capacity, sizeof(*r->queue));
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->ready, NULL);
+	pthread_cond_init(&r->settled, NULL);
 	metrics_register(r);
 	if (!r->queue || receiver_start(r, err, errlen)) {
 		if (!r->queue)
@@ -539,7 +705,10 @@ void receiver_free(struct receiver *r)
 	if (r->thread_started)
 		pthread_join(r->thread, NULL);
 	while (r->count > 0) {
-		webhook_batch_release(&r->queue[r->head]);
+		struct job *j = &r->queue[r->head];
+
+		webhook_batch_release(&j->batch);
+		ticket_settle(r, j->ticket, 0);
 		r->head = (r->head + 1) % r->capacity;
 		r->count--;
 	}
@@ -547,6 +716,7 @@ void receiver_free(struct receiver *r)
 	registry_free(r->registry);
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->ready);
+	pthread_cond_destroy(&r->settled);
 	free(r->queue);
 	free(r);
 }

@@ -335,6 +335,44 @@ int registry_status_advance(struct registry *r, const char *wa_message_id,
 	return DN_OK;
 }
 
+int registry_status_rank(struct registry *r, const char *wa_message_id,
+			 int *rank, char *err, size_t errlen)
+{
+	char key[KEY_MAX];
+	const char *argv[] = { "HGET", key, "rank" };
+	redisReply *reply;
+	int rc;
+
+	if (key_format(key, "msg", wa_message_id, NULL, NULL))
+		return dn_fail(DN_ERR_TOO_LARGE, err, errlen, "id too long");
+	reply = store_command(r->store, 3, argv, NULL);
+	if ((rc = reply_check(r, reply, err, errlen)))
+		return rc;
+	*rank = reply->type == REDIS_REPLY_STRING
+			? (int)strtol(reply->str, NULL, 10)
+			: 0;
+	store_reply_free(reply);
+	return DN_OK;
+}
+
+int registry_seen_before(struct registry *r, const char *wa_message_id,
+			 int *seen, char *err, size_t errlen)
+{
+	char key[KEY_MAX];
+	const char *argv[] = { "EXISTS", key };
+	redisReply *reply;
+	int rc;
+
+	if (key_format(key, "seen", wa_message_id, NULL, NULL))
+		return dn_fail(DN_ERR_TOO_LARGE, err, errlen, "id too long");
+	reply = store_command(r->store, 2, argv, NULL);
+	if ((rc = reply_check(r, reply, err, errlen)))
+		return rc;
+	*seen = reply->type == REDIS_REPLY_INTEGER && reply->integer > 0;
+	store_reply_free(reply);
+	return DN_OK;
+}
+
 int registry_seen(struct registry *r, const char *wa_message_id, int *first,
 		  char *err, size_t errlen)
 {

@@ -106,6 +106,15 @@ int registry_user_remember(struct registry *r, const char *phone_number_id,
 int registry_status_advance(struct registry *r, const char *wa_message_id,
 			    int rank, int *advanced, char *err, size_t errlen);
 
+/* The highest status rank recorded for a message (0 when none); reads
+ * only: registry_status_advance records one. */
+int registry_status_rank(struct registry *r, const char *wa_message_id,
+			 int *rank, char *err, size_t errlen);
+
+/* Whether an inbound message was marked handled (*seen 1); reads only. */
+int registry_seen_before(struct registry *r, const char *wa_message_id,
+			 int *seen, char *err, size_t errlen);
+
 /* Marks an inbound message as handled; *first is 0 when it already was. */
 int registry_seen(struct registry *r, const char *wa_message_id, int *first,
 		  char *err, size_t errlen);

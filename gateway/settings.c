@@ -62,6 +62,10 @@ const struct config_key gateway_config_keys[] = {
 	{ "DUNNING_GATEWAY_WEBHOOK_QUEUE", CONFIG_INT, "10000", 1, 1000000,
 	  NULL, false, false,
 	  "webhooks waiting for the event thread before 503" },
+	{ "DUNNING_GATEWAY_WEBHOOK_ACK_MS", CONFIG_INT, "10000", 1000, 120000,
+	  NULL, false, false,
+	  "real ms a webhook waits for Kafka to store its events before it is "
+	  "answered 503, so that Meta sends it again" },
 	CONFIG_KEY_END,
 };
 

@@ -290,15 +290,21 @@ static long long gateway_metric(const char *series)
 	return value;
 }
 
-/* Posts body to the gateway's webhook, signed as Meta signs it. */
-static long post_signed(const char *body)
+/* Posts body to the webhook of the gateway on port, signed as Meta signs
+ * it. */
+static long post_signed_to(int port, const char *body)
 {
 	char url[128], signature[80];
 
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/webhook", gateway.port);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/webhook", port);
 	webhook_signature_make(APP_SECRET, body, strlen(body), signature,
 			       sizeof(signature));
 	return http("POST", url, body, signature, NULL);
+}
+
+static long post_signed(const char *body)
+{
+	return post_signed_to(gateway.port, body);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -818,6 +824,73 @@ static void test_repeated_reply_and_late_status_change_nothing(void **state)
 				   "{result=\"stale\"}") >= 1);
 }
 
+/* A gateway like the test's, but whose Kafka cannot be reached. */
+static struct child start_cut_off_gateway(void)
+{
+	char brokers[64], port[16];
+
+	snprintf(brokers, sizeof(brokers), "127.0.0.1:%d", free_port());
+	snprintf(port, sizeof(port), "%d", free_port());
+	{
+		/* clang-format off */
+		const char *const env[] = {
+			"DUNNING_KAFKA_BROKERS", brokers,
+			"DUNNING_WA_BASE_URL", sim_base,
+			"DUNNING_WA_TOKEN_FILE", token_path,
+			"DUNNING_WA_APP_SECRET", APP_SECRET,
+			"DUNNING_WA_VERIFY_TOKEN", VERIFY_TOKEN,
+			"DUNNING_WA_SENDERS", "*=" SENDER,
+			"DUNNING_GATEWAY_HTTP_PORT", port,
+			"DUNNING_GATEWAY_TEMPLATES", templates,
+			"DUNNING_GATEWAY_WEBHOOK_ACK_MS", "2000",
+			NULL, NULL,
+		};
+		/* clang-format on */
+
+		return spawn("dunning-gateway", env);
+	}
+}
+
+static void test_webhook_is_answered_once_its_events_are_stored(void **state)
+{
+	Dunning__V1__MessageEvent *accepted;
+	struct child cut_off;
+	char body[2048], id[1100];
+	int64_t until;
+	int status;
+
+	(void)state;
+	send_template("stored", "+34600100007", 0);
+	accepted = wait_event("stored", ACCEPTED, 15000);
+	assert_non_null(accepted);
+	snprintf(id, sizeof(id), "wamid.%s.stored", run_id);
+	snprintf(body, sizeof(body),
+		 "{\"object\":\"whatsapp_business_account\",\"entry\":["
+		 "{\"id\":\"W\",\"changes\":[{\"field\":\"messages\","
+		 "\"value\":{\"metadata\":{\"phone_number_id\":\"%s\"},"
+		 "\"messages\":[{\"from\":\"34600100007\",\"id\":\"%s\","
+		 "\"timestamp\":\"1767225600\",\"type\":\"text\","
+		 "\"context\":{\"id\":\"%s\"},"
+		 "\"text\":{\"body\":\"Ja he pagat\"}}]}}]}]}",
+		 SENDER, id, accepted->wa_message_id);
+
+	/* A gateway that cannot store the reply does not say it has it,
+	 * and does not remember it as handled... */
+	cut_off = start_cut_off_gateway();
+	assert_int_equal(post_signed_to(cut_off.port, body), 503);
+	kill(cut_off.pid, SIGKILL);
+	waitpid(cut_off.pid, &status, 0);
+
+	/* ...so Meta's next try, to a gateway that can, is stored, and is
+	 * in Kafka as soon as it is answered. */
+	assert_int_equal(post_signed(body), 200);
+	until = clock_real_now_ms() + 3000;
+	while (events_with_id(id) == 0 && clock_real_now_ms() < until)
+		events_poll(100);
+	events_poll(1000);
+	assert_int_equal(events_with_id(id), 1);
+}
+
 static void test_undecodable_command_goes_to_dead_letter(void **state)
 {
 	const char *topics[] = { "dunning.deadletter" };
@@ -1021,6 +1094,8 @@ int main(void)
 		cmocka_unit_test(test_status_for_unknown_message_is_skipped),
 		cmocka_unit_test(
 			test_repeated_reply_and_late_status_change_nothing),
+		cmocka_unit_test(
+			test_webhook_is_answered_once_its_events_are_stored),
 		cmocka_unit_test(test_undecodable_command_goes_to_dead_letter),
 		cmocka_unit_test(
 			test_redis_pause_mid_run_loses_and_repeats_nothing),
