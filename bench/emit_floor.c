@@ -100,8 +100,8 @@ static int handle(struct store *s, int p, const char *next,
 		  const redisReply *claimed)
 {
 	size_t n = claimed->elements, i;
-	char (*keys)[96] = calloc(n, sizeof(*keys));
-	char (*fields)[48] = calloc(n, sizeof(*fields));
+	char(*keys)[96] = calloc(n, sizeof(*keys));
+	char(*fields)[48] = calloc(n, sizeof(*fields));
 	const char **argvs[2 * FLOOR_BATCH];
 	const char *args[2 * FLOOR_BATCH][4];
 	int argcs[2 * FLOOR_BATCH];
@@ -118,8 +118,8 @@ static int handle(struct store *s, int p, const char *next,
 		argvs[i] = args[i];
 		argcs[i] = 2;
 	}
-	rc = store_pipeline(s, n, argcs,
-			    (const char *const *const *)argvs, NULL, replies);
+	rc = store_pipeline(s, n, argcs, (const char *const *const *)argvs,
+			    NULL, replies);
 	for (i = 0; !rc && i < n; i++)
 		store_reply_free(replies[i]);
 	for (i = 0; !rc && i < n; i++) {
@@ -169,8 +169,10 @@ static long redis_all(struct store *s, int partitions, const char *due_ms)
 	long done = 0;
 	int p, empty = 0;
 
-	snprintf(next, sizeof(next), "%lld", strtoll(due_ms, NULL, 10) + 86400000LL);
-	snprintf(lease, sizeof(lease), "%lld", strtoll(due_ms, NULL, 10) + 3600000LL);
+	snprintf(next, sizeof(next), "%lld",
+		 strtoll(due_ms, NULL, 10) + 86400000LL);
+	snprintf(lease, sizeof(lease), "%lld",
+		 strtoll(due_ms, NULL, 10) + 3600000LL);
 	snprintf(batch, sizeof(batch), "%d", FLOOR_BATCH);
 	for (p = 0; empty < partitions; p = (p + 1) % partitions) {
 		const char *argv[] = { queue, due_ms, batch, lease };

@@ -23,15 +23,15 @@ struct catchup {
 	struct slot *slots;
 };
 
-struct catchup *catchup_new(int topics, int32_t partitions,
-			    catchup_ask_fn ask, void *ctx)
+struct catchup *catchup_new(int topics, int32_t partitions, catchup_ask_fn ask,
+			    void *ctx)
 {
 	struct catchup *c = calloc(1, sizeof(*c));
 
 	if (!c)
 		return NULL;
-	c->slots = calloc((size_t)topics * (size_t)partitions,
-			  sizeof(*c->slots));
+	c->slots =
+		calloc((size_t)topics * (size_t)partitions, sizeof(*c->slots));
 	if (!c->slots) {
 		free(c);
 		return NULL;
@@ -59,8 +59,7 @@ static struct slot *slot_of(struct catchup *c, int topic, int32_t partition)
 	if (topic < 0 || topic >= c->topics || partition < 0 ||
 	    partition >= c->partitions)
 		return NULL;
-	return &c->slots[(size_t)partition * (size_t)c->topics +
-			 (size_t)topic];
+	return &c->slots[(size_t)partition * (size_t)c->topics + (size_t)topic];
 }
 
 void catchup_assign(struct catchup *c, int topic, int32_t partition,

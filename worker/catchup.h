@@ -39,8 +39,8 @@ typedef int (*catchup_ask_fn)(void *ctx, int topic, int32_t partition,
 
 /* A tracker of topics x partitions, none assigned; NULL when out of
  * memory. ask and ctx are borrowed for its life. */
-struct catchup *catchup_new(int topics, int32_t partitions,
-			    catchup_ask_fn ask, void *ctx);
+struct catchup *catchup_new(int topics, int32_t partitions, catchup_ask_fn ask,
+			    void *ctx);
 void catchup_free(struct catchup *c);
 
 /* The partition was assigned (true) or given up (false): whatever was

@@ -23,8 +23,8 @@
 /* What the broker answers, per topic, and what happens during an ask. */
 struct broker {
 	int64_t from[TOPICS], end[TOPICS];
-	int fail;    /* asks left to fail */
-	int asked;   /* asks so far */
+	int fail;     /* asks left to fail */
+	int asked;    /* asks so far */
 	int reassign; /* during the next ask, assign topic 0 of p 1 again */
 	struct catchup *c;
 };
