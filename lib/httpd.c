@@ -79,6 +79,14 @@ static void builtin_health(void *ctx, const struct http_request *req,
 		http_respond_text(resp, 200, "text/plain", "ok\n");
 }
 
+static void builtin_live(void *ctx, const struct http_request *req,
+			 struct http_response *resp)
+{
+	(void)ctx;
+	(void)req;
+	http_respond_text(resp, 200, "text/plain", "ok\n");
+}
+
 int http_path_matches(const char *pattern, const char *path)
 {
 	while (*pattern && *path) {
@@ -281,17 +289,19 @@ static int routes_build(struct httpd *h, const struct http_route *routes,
 	const struct http_route builtins[] = {
 		{ "GET", "/metrics", builtin_metrics, h },
 		{ "GET", "/healthz", builtin_health, h },
+		{ "GET", "/livez", builtin_live, h },
 	};
+	const size_t n_builtins = sizeof(builtins) / sizeof(*builtins);
 	size_t i;
 	int known;
 
-	h->routes = calloc(count + 2, sizeof(*h->routes));
+	h->routes = calloc(count + n_builtins, sizeof(*h->routes));
 	if (!h->routes)
 		return DN_ERR_NOMEM;
 	if (count)
 		memcpy(h->routes, routes, count * sizeof(*routes));
 	h->route_count = count;
-	for (i = 0; i < 2; i++)
+	for (i = 0; i < n_builtins; i++)
 		if (!route_find(h, builtins[i].method, builtins[i].path,
 				&known) &&
 		    !known)

@@ -12,8 +12,11 @@
  * must be thread-safe and quick.
  *
  * Every server also answers GET /metrics (the registry given, Prometheus
- * text) and GET /healthz (200 "ok" or 503 with the health callback's
- * reason) unless a route of the same path is given.
+ * text), GET /healthz (200 "ok" or 503 with the health callback's reason:
+ * whether the program can do its work now, for readiness) and GET /livez
+ * (200 "ok" while the process serves HTTP at all, for liveness: a Redis
+ * or WhatsApp outage is no reason to restart it) unless a route of the
+ * same path is given.
  */
 #ifndef DUNNING_HTTPD_H
 #define DUNNING_HTTPD_H

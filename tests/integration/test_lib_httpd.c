@@ -239,6 +239,9 @@ static void test_metrics_and_health_endpoints(void **state)
 	request(httpd_port(h), "GET", "/healthz", NULL, 0, &r);
 	assert_int_equal(r.status, 503);
 	assert_string_equal(r.body, "redis unreachable");
+	/* Alive all the same: an outage is no reason for a restart. */
+	request(httpd_port(h), "GET", "/livez", NULL, 0, &r);
+	assert_int_equal(r.status, 200);
 	httpd_free(h);
 	metrics_free(m);
 }
