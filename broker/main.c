@@ -67,10 +67,14 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac,
 			     "librdkafka %s: %s", fac, buf);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct config_key *const tables[] = { config_common_keys,
 						    broker_keys, NULL };
+	static const char about[] = "A local Kafka broker (librdkafka's mock "
+				    "cluster) for demos and "
+				    "tests; prints bootstrap=HOST:PORT.";
+	int args;
 	struct timespec tick = { 0, 100 * 1000000L };
 	rd_kafka_mock_cluster_t *cluster = NULL;
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -79,6 +83,11 @@ int main(void)
 	char err[512];
 	int status = 1;
 
+	if ((args = config_args(argc, argv, tables, about, stdout, stderr)) >=
+	    0) {
+		rd_kafka_conf_destroy(conf);
+		return args;
+	}
 	logger_init("broker", LOG_LEVEL_INFO);
 	cfg = config_load(tables, err, sizeof(err));
 	if (!cfg) {

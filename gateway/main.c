@@ -55,15 +55,22 @@ static int run(const struct config *cfg, struct metrics *metrics)
 	return rc ? 1 : 0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct config_key *const tables[] = { config_common_keys,
 						    gateway_config_keys, NULL };
+	static const char about[] = "Sends WhatsApp template messages through "
+				    "the Cloud API and turns "
+				    "its webhooks into message events.";
+	int args;
 	struct metrics *metrics;
 	struct config *cfg;
 	char err[512];
 	int rc;
 
+	if ((args = config_args(argc, argv, tables, about, stdout, stderr)) >=
+	    0)
+		return args;
 	logger_init("gateway", LOG_LEVEL_INFO);
 	cfg = config_load(tables, err, sizeof(err));
 	if (!cfg) {

@@ -282,6 +282,10 @@ static int load_file(struct config *cfg, const char *path, char *err,
 		trim(line);
 		if (line[0] == '\0' || line[0] == '#')
 			continue;
+		/* A file a shell can source too: "export NAME=value". */
+		if (strncmp(line, "export ", 7) == 0)
+			memmove(line, line + 7, strlen(line + 7) + 1);
+		trim(line);
 		eq = strchr(line, '=');
 		if (!eq) {
 			rc = dn_fail(DN_ERR_CONFIG, err, errlen,
@@ -293,9 +297,11 @@ static int load_file(struct config *cfg, const char *path, char *err,
 		trim(line);
 		value = value_find(cfg, line);
 		if (!value) {
-			rc = dn_fail(DN_ERR_CONFIG, err, errlen,
-				     "%s:%d: unknown setting %s", path, lineno,
-				     line);
+			rc = dn_fail(
+				DN_ERR_CONFIG, err, errlen,
+				"%s:%d: unknown setting %s: not one this "
+				"program reads (see docs/configuration.md)",
+				path, lineno, line);
 			break;
 		}
 		trim(eq + 1);
@@ -382,6 +388,48 @@ static int check_required(const struct config *cfg, char *err, size_t errlen)
 				       cfg->values[i].key->name,
 				       cfg->values[i].key->help);
 	return DN_OK;
+}
+
+static void usage_key(FILE *out, const struct config_key *key)
+{
+	fprintf(out, "  %s", key->name);
+	if (key->type == CONFIG_INT)
+		fprintf(out, " (%" PRId64 " to %" PRId64 ")", key->min,
+			key->max);
+	else if (key->type == CONFIG_CHOICE)
+		fprintf(out, " (%s)", key->choices);
+	if (key->required)
+		fprintf(out, ", required");
+	else if (key->default_value && key->default_value[0])
+		fprintf(out, ", default %s", key->default_value);
+	fprintf(out, "\n      %s%s\n", key->help ? key->help : "",
+		key->secret ? " (secret: may be given as NAME_FILE)" : "");
+}
+
+int config_args(int argc, char **argv, const struct config_key *const *tables,
+		const char *about, FILE *out, FILE *errout)
+{
+	const char *program = argc > 0 ? argv[0] : "program";
+	const struct config_key *key;
+	size_t t;
+
+	if (argc <= 1)
+		return -1;
+	if (argc > 2 || (strcmp(argv[1], "--help") && strcmp(argv[1], "-h"))) {
+		fprintf(errout,
+			"%s: unexpected argument \"%.64s\": this program takes "
+			"none, only settings (try --help)\n",
+			program, argv[1]);
+		return 2;
+	}
+	fprintf(out,
+		"usage: %s\n%s\n\nSettings, from the environment or the file "
+		"named by DUNNING_CONFIG_FILE\n(docs/configuration.md):\n",
+		program, about);
+	for (t = 0; tables[t]; t++)
+		for (key = tables[t]; key->name; key++)
+			usage_key(out, key);
+	return 0;
 }
 
 struct config *config_load(const struct config_key *const *tables, char *err,

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 enum config_type {
 	CONFIG_STRING,
@@ -57,6 +58,18 @@ struct config;
  * Returns a new config (caller frees with config_free) or NULL with the
  * reason in err.
  */
+/*
+ * The command line of a program configured by settings alone. With no
+ * argument returns -1: go on. With "--help" or "-h" writes to out a
+ * usage: the program, about (one or more lines saying what it does) and
+ * every setting of tables with its bounds, default and help, and returns
+ * 0. With anything else writes to errout an error naming the argument
+ * and returns 2, so that a mistyped flag never starts a program with the
+ * default settings. A value other than -1 is the program's exit status.
+ */
+int config_args(int argc, char **argv, const struct config_key *const *tables,
+		const char *about, FILE *out, FILE *errout);
+
 struct config *config_load(const struct config_key *const *tables, char *err,
 			   size_t errlen);
 

@@ -88,15 +88,21 @@ static void simulator_stop(struct simulator *sim)
 	config_free(sim->cfg);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct config_key *const tables[] = { config_common_keys,
 						    settings_keys, NULL };
+	static const char about[] = "A local stand-in for the WhatsApp Cloud "
+				    "API, for demos and tests.";
+	int args;
 	struct timespec tick = { 0, 100 * 1000000L };
 	struct simulator sim = { 0 };
 	char err[512];
 	int status = 1;
 
+	if ((args = config_args(argc, argv, tables, about, stdout, stderr)) >=
+	    0)
+		return args;
 	logger_init("simulator", LOG_LEVEL_INFO);
 	sim.cfg = config_load(tables, err, sizeof(err));
 	if (!sim.cfg) {

@@ -26,16 +26,23 @@ static struct workflow *load_workflow(const struct config *cfg)
 	return wf;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct config_key *const tables[] = { config_common_keys,
 						    engine_config_keys, NULL };
+	static const char about[] = "Applies invoice events and sends each "
+				    "open invoice's reminders at "
+				    "their local time.";
+	int args;
 	struct workflow *wf = NULL;
 	struct engine *engine = NULL;
 	struct config *cfg;
 	char err[1024];
 	int status = 1;
 
+	if ((args = config_args(argc, argv, tables, about, stdout, stderr)) >=
+	    0)
+		return args;
 	logger_init("worker", LOG_LEVEL_INFO);
 	cfg = config_load(tables, err, sizeof(err));
 	if (!cfg) {

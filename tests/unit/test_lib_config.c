@@ -312,6 +312,77 @@ static void test_overlong_line_in_file_is_an_error_not_two_lines(void **state)
 
 #define T(f) cmocka_unit_test_setup_teardown(f, clear_env, clear_env)
 
+static void test_file_lines_may_start_with_export(void **state)
+{
+	char err[256];
+	struct config *cfg;
+
+	(void)state;
+	setenv("DUNNING_CONFIG_FILE",
+	       write_temp("export DUNNING_TEST_COUNT=8\n"
+			  "  export   DUNNING_TEST_MODE = safe\n"),
+	       1);
+	cfg = config_load(tables, err, sizeof(err));
+	assert_non_null(cfg);
+	assert_int_equal(config_int(cfg, "DUNNING_TEST_COUNT"), 8);
+	assert_string_equal(config_str(cfg, "DUNNING_TEST_MODE"), "safe");
+	unlink(getenv("DUNNING_CONFIG_FILE"));
+	config_free(cfg);
+}
+
+/* Runs config_args on argv; out and errout receive what it wrote. */
+static int args_run(int argc, char **argv, char **out, char **errout)
+{
+	size_t out_len = 0, err_len = 0;
+	FILE *o = open_memstream(out, &out_len);
+	FILE *e = open_memstream(errout, &err_len);
+	int rc = config_args(argc, argv, tables, "Does a test thing.", o, e);
+
+	fclose(o);
+	fclose(e);
+	return rc;
+}
+
+static void test_help_lists_every_setting_and_exits_0(void **state)
+{
+	char *argv[] = { "dunning-test", "--help", NULL };
+	char *out = NULL, *errout = NULL;
+
+	(void)state;
+	assert_int_equal(args_run(2, argv, &out, &errout), 0);
+	assert_non_null(strstr(out, "usage: dunning-test\nDoes a test thing."));
+	assert_non_null(strstr(out, "DUNNING_REDIS_URL, default redis://"));
+	assert_non_null(strstr(out, "DUNNING_TEST_COUNT (1 to 10), default 5"));
+	assert_non_null(strstr(out, "DUNNING_TEST_MODE (fast|safe)"));
+	assert_non_null(strstr(out, "a secret (secret: may be given as"));
+	assert_string_equal(errout, "");
+	free(out);
+	free(errout);
+}
+
+static void test_any_other_argument_is_refused_with_status_2(void **state)
+{
+	char *bogus[] = { "dunning-test", "--bogus-flag", "foo", NULL };
+	char *one[] = { "dunning-test", "-x", NULL };
+	char *none[] = { "dunning-test", NULL };
+	char *out = NULL, *errout = NULL;
+
+	(void)state;
+	assert_int_equal(args_run(3, bogus, &out, &errout), 2);
+	assert_non_null(strstr(errout, "\"--bogus-flag\""));
+	assert_string_equal(out, "");
+	free(out);
+	free(errout);
+	assert_int_equal(args_run(2, one, &out, &errout), 2);
+	assert_non_null(strstr(errout, "\"-x\""));
+	free(out);
+	free(errout);
+	assert_int_equal(args_run(1, none, &out, &errout), -1);
+	assert_string_equal(out, "");
+	free(out);
+	free(errout);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -330,6 +401,9 @@ int main(void)
 		T(test_unset_number_without_default_reads_as_empty),
 		T(test_secret_file_over_the_maximum_is_refused),
 		T(test_overlong_line_in_file_is_an_error_not_two_lines),
+		T(test_file_lines_may_start_with_export),
+		T(test_help_lists_every_setting_and_exits_0),
+		T(test_any_other_argument_is_refused_with_status_2),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
