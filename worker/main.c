@@ -11,15 +11,19 @@
 
 static struct workflow *load_workflow(const struct config *cfg)
 {
+	const char *path = config_str(cfg, "DUNNING_WORKER_WORKFLOW");
+	const char *catalogue = config_str(cfg, "DUNNING_WORKER_TEMPLATES");
 	struct workflow *wf = NULL;
 	char err[1024];
 
-	if (workflow_load_file(config_str(cfg, "DUNNING_WORKER_WORKFLOW"), &wf,
-			       err, sizeof(err)) ||
-	    workflow_check_catalogue(
-		    wf, config_str(cfg, "DUNNING_WORKER_TEMPLATES"), err,
-		    sizeof(err))) {
-		log_error("CONF", "%s", err);
+	if (workflow_load_file(path, &wf, err, sizeof(err))) {
+		log_error("CONF", "DUNNING_WORKER_WORKFLOW: %s", err);
+		return NULL;
+	}
+	if (workflow_check_catalogue(wf, catalogue, err, sizeof(err))) {
+		log_error("CONF",
+			  "workflow %s against DUNNING_WORKER_TEMPLATES: %s",
+			  path, err);
 		workflow_free(wf);
 		return NULL;
 	}
