@@ -59,9 +59,9 @@ int main(int argc, char **argv)
 {
 	const struct config_key *const tables[] = { config_common_keys,
 						    gateway_config_keys, NULL };
-	static const char about[] = "Sends WhatsApp template messages through "
-				    "the Cloud API and turns "
-				    "its webhooks into message events.";
+	static const char about[] =
+		"Sends WhatsApp template messages through the Cloud API and "
+		"turns its webhooks into message events.";
 	int args;
 	struct metrics *metrics;
 	struct config *cfg;
@@ -73,8 +73,9 @@ int main(int argc, char **argv)
 		return args;
 	logger_init("gateway", LOG_LEVEL_INFO);
 	cfg = config_load(tables, err, sizeof(err));
-	if (!cfg) {
-		log_error("CONFIG", "%s", err);
+	if (!cfg || settings_check(cfg, err, sizeof(err))) {
+		log_error("CONF", "%s", err);
+		config_free(cfg);
 		return 2;
 	}
 	logger_init("gateway", (enum log_level)logger_level_parse(

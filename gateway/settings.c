@@ -5,6 +5,7 @@
 #include "config.h"
 #include "error.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -68,6 +69,50 @@ const struct config_key gateway_config_keys[] = {
 	  "answered 503, so that Meta sends it again" },
 	CONFIG_KEY_END,
 };
+
+/* Whether text is "v" digits "." digits. */
+static int version_valid(const char *text)
+{
+	size_t major, minor;
+
+	if (text[0] != 'v')
+		return 0;
+	major = strspn(text + 1, "0123456789");
+	if (major == 0 || text[1 + major] != '.')
+		return 0;
+	minor = strspn(text + 2 + major, "0123456789");
+	return minor > 0 && text[2 + major + minor] == '\0';
+}
+
+int settings_check(const struct config *cfg, char *err, size_t errlen)
+{
+	const char *url = config_str(cfg, "DUNNING_WA_BASE_URL");
+	const char *version = config_str(cfg, "DUNNING_WA_API_VERSION");
+	size_t scheme = strncmp(url, "https://", 8) == 0  ? 8
+			: strncmp(url, "http://", 7) == 0 ? 7
+							  : 0;
+
+	if (scheme == 0 || url[scheme] == '\0' || url[scheme] == '/')
+		return dn_fail(
+			DN_ERR_CONFIG, err, errlen,
+			"DUNNING_WA_BASE_URL=\"%.200s\": expected "
+			"https://host (or http:// for a local simulator)",
+			url);
+	if (!version_valid(version))
+		return dn_fail(DN_ERR_CONFIG, err, errlen,
+			       "DUNNING_WA_API_VERSION=\"%.40s\": expected a "
+			       "Graph API version such as v21.0",
+			       version);
+	if (config_int(cfg, "DUNNING_GATEWAY_RETRY_BASE_MS") >
+	    config_int(cfg, "DUNNING_GATEWAY_RETRY_MAX_MS"))
+		return dn_fail(
+			DN_ERR_CONFIG, err, errlen,
+			"DUNNING_GATEWAY_RETRY_BASE_MS=%" PRId64
+			" is above DUNNING_GATEWAY_RETRY_MAX_MS=%" PRId64,
+			config_int(cfg, "DUNNING_GATEWAY_RETRY_BASE_MS"),
+			config_int(cfg, "DUNNING_GATEWAY_RETRY_MAX_MS"));
+	return DN_OK;
+}
 
 /* Copies [start, start+len) trimmed of spaces into out; 0 if it fits. */
 static int copy_trimmed(const char *start, size_t len, char *out, size_t outlen)

@@ -30,6 +30,14 @@ struct settings_senders {
 };
 
 /*
+ * Checks what the table cannot: DUNNING_WA_BASE_URL is an http(s) URL with
+ * a host, DUNNING_WA_API_VERSION looks like "v21.0", and the retry base
+ * delay is not above its maximum. Returns 0, or DN_ERR_CONFIG naming the
+ * setting, its value and what was expected.
+ */
+int settings_check(const struct config *cfg, char *err, size_t errlen);
+
+/*
  * Parses text ("t1=111,t2=222,*=333"; spaces around items allowed) into
  * out. Returns 0, or DN_ERR_CONFIG with the offending item in err.
  */

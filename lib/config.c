@@ -173,7 +173,8 @@ static int value_set(struct config_value *value, const char *text, char *err,
 	case CONFIG_BOOL:
 		if (parse_bool(text, &number))
 			return dn_fail(DN_ERR_CONFIG, err, errlen,
-				       "%s=\"%s\": expected true or false",
+				       "%s=\"%s\": expected true or false "
+				       "(also yes/no, on/off, 1/0)",
 				       key->name, shown);
 		break;
 	case CONFIG_INSTANT:
