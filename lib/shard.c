@@ -55,6 +55,16 @@ bool shard_invoice_field_id(const char *name, size_t len, const char **id,
 	return true;
 }
 
+/* Copies text into dst of size cap, cut to fit (text fields are opaque
+ * to C; see shard.h). */
+static void copy_cut(char *dst, size_t cap, const char *text)
+{
+	size_t n = strnlen(text, cap - 1);
+
+	memcpy(dst, text, n);
+	dst[n] = '\0';
+}
+
 static int64_t parse_int(const char *text)
 {
 	return strtoll(text, NULL, 10);
@@ -94,16 +104,16 @@ int shard_record_parse(const char *raw, size_t len,
 
 	/* Field by field, in the order apply.lua writes them. */
 	out->status = fields[0][0];
-	snprintf(out->version, sizeof(out->version), "%s", fields[1]);
-	snprintf(out->schedule_version, sizeof(out->schedule_version), "%s",
+	copy_cut(out->version, sizeof(out->version), fields[1]);
+	copy_cut(out->schedule_version, sizeof(out->schedule_version),
 		 fields[2]);
 	out->due = parse_int(fields[3]);
 	out->amount_minor = parse_int(fields[4]);
-	snprintf(out->currency, sizeof(out->currency), "%s", fields[5]);
+	copy_cut(out->currency, sizeof(out->currency), fields[5]);
 	out->paid_minor = parse_int(fields[6]);
 	out->unanswered = (uint32_t)parse_int(fields[7]);
 	out->escalated = fields[8][0] == '1';
-	snprintf(out->steps, sizeof(out->steps), "%s",
+	copy_cut(out->steps, sizeof(out->steps),
 		 n == RECORD_FIELDS ? fields[9] : "");
 	return DN_OK;
 }

@@ -40,6 +40,11 @@
 /* Longest packed invoice record read back, terminator included. */
 #define SHARD_RECORD_MAX 512
 
+/* Buffers of the record's text fields, terminator included. */
+#define SHARD_VERSION_MAX	   24
+#define SHARD_SCHEDULE_VERSION_MAX 16
+#define SHARD_CURRENCY_MAX	   4
+
 /* Values of the opt-in field. */
 enum shard_opt_in {
 	SHARD_OPT_IN_UNKNOWN = 0,
@@ -64,11 +69,11 @@ enum shard_status {
  */
 struct shard_invoice_record {
 	char status; /* enum shard_status */
-	char version[24];
-	char schedule_version[16];
+	char version[SHARD_VERSION_MAX];
+	char schedule_version[SHARD_SCHEDULE_VERSION_MAX];
 	int64_t due;	      /* YYYYMMDD, 0 when not known */
 	int64_t amount_minor; /* minor units of currency */
-	char currency[4];
+	char currency[SHARD_CURRENCY_MAX];
 	int64_t paid_minor; /* paid so far */
 	uint32_t unanswered;
 	bool escalated;

@@ -97,13 +97,14 @@ static int parse_invoice(struct state_invoice *inv, const char *raw, size_t len)
 
 	if (rc)
 		return rc;
+	/* The text fields have the record's sizes (lib/shard.h). */
 	inv->status = record.status;
-	snprintf(inv->version, sizeof(inv->version), "%s", record.version);
-	snprintf(inv->schedule_version, sizeof(inv->schedule_version), "%s",
-		 record.schedule_version);
+	memcpy(inv->version, record.version, sizeof(inv->version));
+	memcpy(inv->schedule_version, record.schedule_version,
+	       sizeof(inv->schedule_version));
 	parse_due(inv, record.due);
 	inv->amount_minor = record.amount_minor;
-	snprintf(inv->currency, sizeof(inv->currency), "%s", record.currency);
+	memcpy(inv->currency, record.currency, sizeof(inv->currency));
 	inv->paid_minor = record.paid_minor;
 	inv->unanswered = record.unanswered;
 	inv->escalated = record.escalated;

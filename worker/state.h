@@ -47,14 +47,15 @@ bool state_id_valid(const char *id);
 /* One invoice as read back from its packed record. */
 struct state_invoice {
 	char id[STATE_ID_MAX];
-	char status;		   /* o, p, c, d, n (not dunnable), u */
-	char version[24];	   /* opaque, for logs */
-	char schedule_version[16]; /* as stored: commit.lua compares text */
+	char status;			 /* o, p, c, d, n (not dunnable), u */
+	char version[SHARD_VERSION_MAX]; /* opaque, for logs */
+	/* as stored: commit.lua compares text */
+	char schedule_version[SHARD_SCHEDULE_VERSION_MAX];
 	struct workflow_date due_date;
 	bool has_due_date;
 	int64_t amount_minor;
 	int64_t paid_minor;
-	char currency[4];
+	char currency[SHARD_CURRENCY_MAX];
 	uint32_t unanswered;
 	bool escalated;
 	struct schedule_step_history steps[WORKFLOW_MAX_STEPS];
