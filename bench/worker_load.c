@@ -18,6 +18,7 @@
  */
 #include "config.h"
 #include "kafka.h"
+#include "shard.h"
 
 #include "dunning/v1/ledger.pb-c.h"
 
@@ -115,6 +116,7 @@ static void resp(int argc, const char *const *argv)
 static void seed(long count, int partitions, const char *due_ms)
 {
 	char key[64], field[32], member[64], queue[32];
+	char customer[24], invoice[24];
 	long i;
 
 	for (i = 0; i < count; i++) {
@@ -131,10 +133,13 @@ static void seed(long count, int partitions, const char *due_ms)
 		};
 		const char *zadd[] = { "ZADD", queue, due_ms, member };
 
-		snprintf(key, sizeof(key), "dn:{p%d}:c:bench/s%ld", p, i);
-		snprintf(field, sizeof(field), "i:S%07ld", i);
-		snprintf(queue, sizeof(queue), "dn:{p%d}:q", p);
-		snprintf(member, sizeof(member), "bench/s%ld\x1fS%07ld", i, i);
+		snprintf(customer, sizeof(customer), "s%ld", i);
+		snprintf(invoice, sizeof(invoice), "S%07ld", i);
+		shard_customer_key(key, sizeof(key), p, "bench", customer);
+		shard_invoice_field(field, sizeof(field), invoice);
+		shard_key(queue, sizeof(queue), p, "q");
+		snprintf(member, sizeof(member), "bench/%s\x1f%s", customer,
+			 invoice);
 		resp(sizeof(hset) / sizeof(*hset), hset);
 		resp(4, zadd);
 	}

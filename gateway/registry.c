@@ -4,6 +4,7 @@
 
 #include "clock.h"
 #include "error.h"
+#include "shard.h"
 #include "store.h"
 
 #include <hiredis/hiredis.h>
@@ -427,27 +428,16 @@ int registry_window_last(struct registry *r, const char *tenant,
 	return DN_OK;
 }
 
-/* Whether a worker invoice record "status|version|schedule|due|amount|
- * currency|paid|..." is open with something left to pay; true when it
- * cannot be read (nothing known against sending). */
-static bool record_owed(const char *record)
+/* Whether a worker invoice record is open with something left to pay;
+ * true when it cannot be read (nothing known against sending). */
+static bool record_owed(const char *raw, size_t len)
 {
-	const char *field = record;
-	long long amount = 0, paid = 0;
-	int i;
+	struct shard_invoice_record record;
 
-	if (record[0] != 'o')
-		return record[0] == '\0' || record[1] != '|';
-	for (i = 0; i < 6 && field; i++) {
-		field = strchr(field, '|');
-		if (field)
-			field++;
-		if (field && i == 3)
-			amount = strtoll(field, NULL, 10);
-		if (field && i == 5)
-			paid = strtoll(field, NULL, 10);
-	}
-	return !field || amount - paid > 0;
+	if (shard_record_parse(raw, len, &record))
+		return true;
+	return record.status == SHARD_OPEN &&
+	       record.amount_minor - record.paid_minor > 0;
 }
 
 int registry_still_owed(struct registry *r, int32_t partition,
@@ -466,15 +456,13 @@ int registry_still_owed(struct registry *r, int32_t partition,
 	if (!argv || !fields)
 		goto out;
 	rc = DN_ERR_TOO_LARGE;
-	if (snprintf(key, sizeof(key), "dn:{p%" PRId32 "}:c:%s/%s", partition,
-		     tenant, customer) >= (int)sizeof(key))
+	if (shard_customer_key(key, sizeof(key), partition, tenant, customer))
 		goto out;
 	argv[0] = "HMGET";
 	argv[1] = key;
-	argv[2] = "oi";
+	argv[2] = SHARD_FIELD_OPT_IN;
 	for (i = 0; i < n; i++) {
-		if (snprintf(fields[i], KEY_MAX, "i:%s", invoice_ids[i]) >=
-		    KEY_MAX)
+		if (shard_invoice_field(fields[i], KEY_MAX, invoice_ids[i]))
 			goto out;
 		argv[3 + i] = fields[i];
 	}
@@ -484,7 +472,7 @@ int registry_still_owed(struct registry *r, int32_t partition,
 	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != n + 1)
 		goto out;
 	if (reply->element[0]->type == REDIS_REPLY_STRING &&
-	    strcmp(reply->element[0]->str, "2") == 0) {
+	    strtol(reply->element[0]->str, NULL, 10) == SHARD_OPTED_OUT) {
 		*why_not = "the customer opted out";
 		goto out;
 	}
@@ -494,7 +482,7 @@ int registry_still_owed(struct registry *r, int32_t partition,
 		if (e->type != REDIS_REPLY_STRING)
 			continue;
 		known++;
-		still_open += record_owed(e->str);
+		still_open += record_owed(e->str, e->len);
 	}
 	if (n > 0 && known == n && still_open == 0)
 		*why_not = "every invoice of it was paid or closed";

@@ -17,8 +17,8 @@
  *                                event; 7 days
  *
  * Before a reminder goes out, registry_still_owed reads the worker's own
- * record of the customer (dn:{pN}:c:<tenant>/<customer>, written by the
- * worker only), so that a payment or an opt-out that arrived after the
+ * record of the customer (dn:{pN}:c:<tenant>/<customer>, layout in
+ * lib/shard.h; written by the worker only), so that a payment or an opt-out that arrived after the
  * worker decided still stops the message.
  *
  * Each struct registry owns one Redis connection and belongs to one

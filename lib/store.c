@@ -14,6 +14,8 @@
 #include <time.h>
 
 #define STORE_HOST_MAX	     128
+#define STORE_AUTH_MAX	     256 /* user or password, NUL included */
+#define STORE_URL_SHOWN_MAX  512
 #define STORE_BACKOFF_MAX_MS 1000
 
 struct store_script {
@@ -25,6 +27,8 @@ struct store_script {
 struct store {
 	redisContext *ctx;
 	char host[STORE_HOST_MAX];
+	char user[STORE_AUTH_MAX];     /* empty: the default user */
+	char password[STORE_AUTH_MAX]; /* empty: no AUTH; never shown */
 	int port;
 	int db;
 	int timeout_ms;
@@ -50,24 +54,100 @@ static void sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
-static int parse_url(struct store *s, const char *url, char *err, size_t errlen)
+/* The URL as it may be shown in errors: any password becomes "***". */
+static void url_shown(const char *url, char *out, size_t len)
 {
-	const char *rest = url, *colon, *slash;
+	const char *rest = strncmp(url, "redis://", 8) == 0 ? url + 8 : url;
+	const char *at = strrchr(rest, '@');
+	const char *colon = at ? memchr(rest, ':', (size_t)(at - rest)) : NULL;
+
+	if (!at)
+		snprintf(out, len, "%s", url);
+	else
+		snprintf(out, len, "redis://%.*s:***@%s",
+			 colon ? (int)(colon - rest) : 0, rest, at + 1);
+}
+
+static int hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Copies n bytes of URL text into out (size len), decoding %XX escapes.
+ * Returns 0, or -1 for a bad escape, a NUL or text longer than out. */
+static int url_decode(const char *text, size_t n, char *out, size_t len)
+{
+	size_t i, used = 0;
+
+	for (i = 0; i < n; i++) {
+		int c = (unsigned char)text[i];
+
+		if (c == '%') {
+			int high = i + 2 < n ? hex_digit(text[i + 1]) : -1;
+			int low = high >= 0 ? hex_digit(text[i + 2]) : -1;
+
+			if (low < 0)
+				return -1;
+			c = high * 16 + low;
+			i += 2;
+		}
+		if (c == 0 || used + 1 >= len)
+			return -1;
+		out[used++] = (char)c;
+	}
+	out[used] = '\0';
+	return 0;
+}
+
+/* "[user]:password" of n bytes, before the URL's last '@'. */
+static int parse_auth(struct store *s, const char *text, size_t n,
+		      const char *shown, char *err, size_t errlen)
+{
+	const char *colon = memchr(text, ':', n);
+
+	if (!colon)
+		return dn_fail(DN_ERR_CONFIG, err, errlen,
+			       "DUNNING_REDIS_URL=\"%s\": expected "
+			       "redis://[[user]:password@]host:port[/db]",
+			       shown);
+	if (url_decode(text, (size_t)(colon - text), s->user,
+		       sizeof(s->user)) ||
+	    url_decode(colon + 1, n - (size_t)(colon - text) - 1, s->password,
+		       sizeof(s->password)))
+		return dn_fail(DN_ERR_CONFIG, err, errlen,
+			       "DUNNING_REDIS_URL=\"%s\": user or password is "
+			       "longer than %d bytes or has a bad %%-escape",
+			       shown, STORE_AUTH_MAX - 1);
+	if (!s->password[0])
+		return dn_fail(
+			DN_ERR_CONFIG, err, errlen,
+			"DUNNING_REDIS_URL=\"%s\": the password is empty",
+			shown);
+	return DN_OK;
+}
+
+/* "host[:port][/db]". */
+static int parse_address(struct store *s, const char *rest, const char *shown,
+			 char *err, size_t errlen)
+{
+	const char *colon = strchr(rest, ':'), *slash = strchr(rest, '/');
 	size_t host_len;
 	char *end;
 
-	if (strncmp(rest, "redis://", 8) == 0)
-		rest += 8;
-	colon = strchr(rest, ':');
-	slash = strchr(rest, '/');
 	host_len = colon   ? (size_t)(colon - rest)
 		   : slash ? (size_t)(slash - rest)
 			   : strlen(rest);
 	if (host_len == 0 || host_len >= sizeof(s->host))
 		return dn_fail(DN_ERR_CONFIG, err, errlen,
 			       "DUNNING_REDIS_URL=\"%s\": expected "
-			       "redis://host:port[/db]",
-			       url);
+			       "redis://[[user]:password@]host:port[/db]",
+			       shown);
 	memcpy(s->host, rest, host_len);
 	s->host[host_len] = '\0';
 	s->port = 6379;
@@ -79,7 +159,7 @@ static int parse_url(struct store *s, const char *url, char *err, size_t errlen)
 			return dn_fail(DN_ERR_CONFIG, err, errlen,
 				       "DUNNING_REDIS_URL=\"%s\": port must be "
 				       "1 to 65535",
-				       url);
+				       shown);
 		s->port = (int)port;
 	}
 	if (slash) {
@@ -90,18 +170,87 @@ static int parse_url(struct store *s, const char *url, char *err, size_t errlen)
 				DN_ERR_CONFIG, err, errlen,
 				"DUNNING_REDIS_URL=\"%s\": database must "
 				"be 0 to 15",
-				url);
+				shown);
 		s->db = (int)db;
 	}
 	return DN_OK;
 }
 
-/* One connection attempt; on success selects the database. */
+/* redis://[[user]:password@]host[:port][/db]; the password may hold any
+ * character ('@' and '/' included: the address follows the last '@'),
+ * and %XX escapes are decoded. Errors show the URL without it. */
+static int parse_url(struct store *s, const char *url, char *err, size_t errlen)
+{
+	const char *rest = url, *at;
+	char shown[STORE_URL_SHOWN_MAX];
+
+	url_shown(url, shown, sizeof(shown));
+	if (strncmp(rest, "redis://", 8) == 0)
+		rest += 8;
+	at = strrchr(rest, '@');
+	if (at && parse_auth(s, rest, (size_t)(at - rest), shown, err, errlen))
+		return DN_ERR_CONFIG;
+	return parse_address(s, at ? at + 1 : rest, shown, err, errlen);
+}
+
+/* One command of opening a session (AUTH, SELECT, PING); on an error
+ * reply, the reason with what was being done. */
+static int session_step(struct store *s, int argc, const char **argv,
+			const char *what)
+{
+	redisReply *reply = redisCommandArgv(s->ctx, argc, argv, NULL);
+	int ok = reply && reply->type != REDIS_REPLY_ERROR;
+
+	if (!ok && reply && strncmp(reply->str, "NOAUTH", 6) == 0)
+		snprintf(s->error, sizeof(s->error),
+			 "redis at %s:%d requires a password, and "
+			 "DUNNING_REDIS_URL has none "
+			 "(redis://[[user]:password@]host:port[/db])",
+			 s->host, s->port);
+	else if (!ok)
+		snprintf(s->error, sizeof(s->error), "%s: %.200s", what,
+			 reply ? reply->str : s->ctx->errstr);
+	freeReplyObject(reply);
+	return ok ? DN_OK : DN_ERR_REDIS;
+}
+
+/* After connecting: AUTH when the URL has a password, then SELECT the
+ * database, or a PING so that a server wanting a password says so now
+ * rather than on the first real command. */
+static int session_open(struct store *s)
+{
+	const char *auth[] = { "AUTH", s->user, s->password };
+	const char *ping[] = { "PING" };
+	char what[STORE_HOST_MAX + STORE_AUTH_MAX + 64], db[12];
+	const char *select[] = { "SELECT", db };
+
+	if (s->password[0]) {
+		snprintf(what, sizeof(what),
+			 "redis at %s:%d refused the password%s%s", s->host,
+			 s->port, s->user[0] ? " of user " : "", s->user);
+		/* "AUTH password" is the default user, for servers before
+		 * Redis 6 too. */
+		if (!s->user[0])
+			auth[1] = s->password;
+		if (session_step(s, s->user[0] ? 3 : 2, auth, what))
+			return DN_ERR_REDIS;
+	}
+	if (s->db == 0) {
+		snprintf(what, sizeof(what), "cannot ping redis at %s:%d",
+			 s->host, s->port);
+		return session_step(s, 1, ping, what);
+	}
+	snprintf(db, sizeof(db), "%d", s->db);
+	snprintf(what, sizeof(what), "cannot select redis database %d", s->db);
+	return session_step(s, 2, select, what);
+}
+
+/* One connection attempt; on success the session is ready for commands
+ * (authenticated, on the URL's database). */
 static int connect_once(struct store *s)
 {
 	struct timeval tv = { s->timeout_ms / 1000,
 			      (s->timeout_ms % 1000) * 1000 };
-	redisReply *reply;
 
 	if (s->ctx)
 		redisFree(s->ctx);
@@ -116,21 +265,13 @@ static int connect_once(struct store *s)
 		return DN_ERR_REDIS;
 	}
 	redisSetTimeout(s->ctx, tv);
-	if (s->db == 0)
-		return DN_OK;
-	reply = redisCommand(s->ctx, "SELECT %d", s->db);
-	if (!reply || reply->type == REDIS_REPLY_ERROR) {
-		snprintf(s->error, sizeof(s->error),
-			 "cannot select redis database %d: %.200s", s->db,
-			 reply ? reply->str : s->ctx->errstr);
-		freeReplyObject(reply);
-		/* A live connection on database 0 would look healthy to the
-		 * next command and write into the wrong database. */
+	if (session_open(s)) {
+		/* A live connection on database 0, or one refused every
+		 * command, would look healthy to the next command. */
 		redisFree(s->ctx);
 		s->ctx = NULL;
 		return DN_ERR_REDIS;
 	}
-	freeReplyObject(reply);
 	return DN_OK;
 }
 
@@ -175,6 +316,7 @@ struct store *store_new(const char *url, int timeout_ms, char *err,
 	return s;
 
 fail:
+	explicit_bzero(s->password, sizeof(s->password));
 	free(s);
 	return NULL;
 }
@@ -185,6 +327,7 @@ void store_free(struct store *s)
 		return;
 	if (s->ctx)
 		redisFree(s->ctx);
+	explicit_bzero(s->password, sizeof(s->password));
 	free(s);
 }
 

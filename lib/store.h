@@ -31,10 +31,17 @@ struct store;
 #define STORE_SCRIPTS_MAX 32
 
 /*
- * Connects to url ("redis://host:port[/db]"). Returns NULL with the reason
- * in err when the URL is malformed or the server cannot be reached within
- * timeout_ms, which also bounds each command and each reconnection. Caller
- * frees with store_free.
+ * Connects to url, "redis://[[user]:password@]host:port[/db]". With a
+ * password, every connection starts with AUTH (as user when one is given,
+ * else the default user); user and password may carry %XX escapes and are
+ * at most 255 bytes each; the password may hold '@' and '/' (the address
+ * follows the last '@'). The password never appears in an error: a URL
+ * quoted in one shows it as "***".
+ *
+ * Returns NULL with the reason in err when the URL is malformed, the
+ * server cannot be reached within timeout_ms (which also bounds each
+ * command and each reconnection), refuses the password, or wants one the
+ * URL does not give. Caller frees with store_free.
  */
 struct store *store_new(const char *url, int timeout_ms, char *err,
 			size_t errlen);

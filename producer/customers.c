@@ -138,6 +138,18 @@ static int row_fail(struct customer_row *row, enum column col,
 	return DN_ERR_INVALID;
 }
 
+/* row_fail with "'<value>' <what>", the value made safe to show. */
+static int row_fail_quoting(struct customer_row *row, enum column col,
+			    const char *value, const char *what)
+{
+	char shown[EVENT_SHOWN_MAX + 4];
+
+	row->bad_field = column_names[col];
+	snprintf(row->why, sizeof(row->why), "'%s' %s",
+		 event_shown(value, shown, sizeof(shown)), what);
+	return DN_ERR_INVALID;
+}
+
 static int copy_column(struct customer_row *row, enum column col, char *dst,
 		       size_t cap)
 {
@@ -209,9 +221,11 @@ static int parse_row(struct customer_row *row,
 				      sizeof(ev->phone), why, sizeof(why)))
 		return row_fail(row, COL_PHONE, why);
 	if (ev->locale[0] && !customers_valid_locale(ev->locale))
-		return row_fail(row, COL_LOCALE, "not a BCP 47 language tag");
+		return row_fail_quoting(row, COL_LOCALE, ev->locale,
+					"is not a BCP 47 language tag");
 	if (ev->time_zone[0] && !customers_valid_time_zone(ev->time_zone))
-		return row_fail(row, COL_TIME_ZONE, "not an IANA time zone");
+		return row_fail_quoting(row, COL_TIME_ZONE, ev->time_zone,
+					"is not an IANA time zone ICU knows");
 	snprintf(ev->tenant, sizeof(ev->tenant), "%s", opts->tenant);
 	ev->occurred_at_ms = ev->opt_in_at_ms;
 	ev->version = ev->opt_in_at_ms;

@@ -54,6 +54,26 @@ bool event_has_control(const char *text)
 	return false;
 }
 
+const char *event_shown(const char *text, char *buf, size_t len)
+{
+	size_t n = strlen(text), keep = n, i;
+	size_t room = len > 4 ? len - 4 : 0; /* "..." and the NUL */
+
+	/* A cut lands on the first byte of a character, so that what is
+	 * kept is still UTF-8. */
+	if (keep > EVENT_SHOWN_MAX || keep >= len) {
+		keep = EVENT_SHOWN_MAX < room ? EVENT_SHOWN_MAX : room;
+		while (keep > 0 && ((unsigned char)text[keep] & 0xC0) == 0x80)
+			keep--;
+	}
+	for (i = 0; i < keep; i++)
+		buf[i] = (unsigned char)text[i] < 0x20 || text[i] == 0x7F
+				 ? '?'
+				 : text[i];
+	snprintf(buf + i, len - i, "%s", keep < n ? "..." : "");
+	return buf;
+}
+
 static void wire_date(Dunning__V1__Date *out, struct civil_date date)
 {
 	dunning__v1__date__init(out);

@@ -96,6 +96,17 @@ int event_set(char *dst, size_t cap, const char *text, size_t len,
  */
 bool event_has_control(const char *text);
 
+/* Longest part of a value event_shown keeps, in bytes. */
+#define EVENT_SHOWN_MAX 40
+
+/*
+ * Writes text into buf (size len, EVENT_SHOWN_MAX + 4 is enough) as it may
+ * be quoted in a reject reason: control characters become '?', and a text
+ * longer than EVENT_SHOWN_MAX bytes is cut on a UTF-8 character boundary
+ * and ends with "...". Returns buf.
+ */
+const char *event_shown(const char *text, char *buf, size_t len);
+
 /* event_set for a NUL-terminated text and a field array. */
 #define EVENT_SET(dst, text, field, err, errlen)                               \
 	event_set((dst), sizeof(dst), (text), strlen(text), (field), (err),    \

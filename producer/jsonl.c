@@ -264,17 +264,20 @@ static int take_money(json_t *obj, const struct import_options *opts,
 		      struct event *ev, struct parse_error *pe)
 {
 	json_t *amount = json_object_get(obj, "amount"), *minor, *value;
-	char why[160];
+	char why[160], shown[EVENT_SHOWN_MAX + 4];
 	int rc;
 
 	if (!json_is_object(amount))
 		return fail_field(pe, "amount", DN_ERR_INVALID, "missing");
 	rc = take_string(amount, "currency", ev->currency, sizeof(ev->currency),
 			 true, pe);
-	if (rc || money_exponent(ev->currency) < 0)
-		return rc ? rc
-			  : fail_field(pe, "amount.currency", DN_ERR_INVALID,
-				       "not an ISO 4217 currency");
+	if (rc)
+		return rc;
+	if (money_exponent(ev->currency) < 0) {
+		snprintf(why, sizeof(why), "'%s' is not an ISO 4217 currency",
+			 event_shown(ev->currency, shown, sizeof(shown)));
+		return fail_field(pe, "amount.currency", DN_ERR_INVALID, why);
+	}
 	minor = json_object_get(amount, "minor_units");
 	value = json_object_get(amount, "value");
 	if (minor && !json_is_integer(minor))

@@ -337,6 +337,7 @@ static int row_event(struct ledger_row *row, struct event *ev,
 		     enum event_kind kind, struct civil_date date)
 {
 	const char *currency = row->values[LEDGER_CURRENCY];
+	char reason[256], shown[EVENT_SHOWN_MAX + 4];
 	int rc;
 
 	event_reset(ev, kind);
@@ -354,9 +355,12 @@ static int row_event(struct ledger_row *row, struct event *ev,
 	/* Exports that state no currency use the import's. */
 	if (!*currency)
 		currency = row->opts->currency;
-	if (money_exponent(currency) < 0)
-		return row_fail(row, LEDGER_CURRENCY,
-				"not an ISO 4217 currency");
+	if (money_exponent(currency) < 0) {
+		snprintf(reason, sizeof(reason),
+			 "'%s' is not an ISO 4217 currency",
+			 event_shown(currency, shown, sizeof(shown)));
+		return row_fail(row, LEDGER_CURRENCY, reason);
+	}
 	memcpy(ev->currency, currency, 4);
 	return row_amount(row, currency, &ev->amount_minor);
 }

@@ -183,7 +183,7 @@ static int read_amount(struct ubl_doc *d, struct event *ev)
 		"cac:LegalMonetaryTotal/cbc:PayableAmount/@currencyID",
 		"cbc:DocumentCurrencyCode"
 	};
-	char text[64], why[200];
+	char text[64], why[200], shown[EVENT_SHOWN_MAX + 4];
 	int rc;
 
 	rc = take_first(d, currencies, 2, ev->currency, sizeof(ev->currency),
@@ -193,7 +193,7 @@ static int read_amount(struct ubl_doc *d, struct event *ev)
 	if (money_exponent(ev->currency) < 0)
 		return dn_fail(DN_ERR_INVALID, d->why, sizeof(d->why),
 			       "'%s' is not an ISO 4217 currency",
-			       ev->currency);
+			       event_shown(ev->currency, shown, sizeof(shown)));
 	rc = take_once(d, "cac:LegalMonetaryTotal/cbc:PayableAmount", text,
 		       sizeof(text), true);
 	if (rc)

@@ -12,6 +12,7 @@
 #include "metrics.h"
 #include "queue.h"
 #include "schedule.h"
+#include "shard.h"
 #include "state.h"
 #include "store.h"
 #include "workflow.h"
@@ -157,6 +158,7 @@ static void *grow(void *array, size_t *max, size_t size)
 static struct unit *unit_new(struct batch *b, const char *customer_key,
 			     const char *sent_line, const char *stats)
 {
+	char key[STATE_KEY_MAX];
 	struct unit *u;
 
 	if (b->n_units == b->max_units) {
@@ -168,8 +170,10 @@ static struct unit *unit_new(struct batch *b, const char *customer_key,
 	}
 	u = &b->units[b->n_units++];
 	memset(u, 0, sizeof(*u));
-	args_fmt(&u->args, "dn:{p%" PRId32 "}:c:%s", b->partition,
-		 customer_key);
+	if (shard_customer_key_joined(key, sizeof(key), b->partition,
+				      customer_key))
+		u->args.oom = true; /* never committed with a cut key */
+	args_str(&u->args, key);
 	args_str(&u->args, customer_key);
 	args_str(&u->args, sent_line);
 	args_str(&u->args, stats);
@@ -1030,7 +1034,7 @@ static int plan_groups(struct fire *f, struct batch *b,
 	if (!argcs || !argvs || !argv || !keys || !replies)
 		goto out;
 	for (i = 0; i < n; i++) {
-		state_customer_key(keys + i * STATE_KEY_MAX, STATE_KEY_MAX,
+		shard_customer_key(keys + i * STATE_KEY_MAX, STATE_KEY_MAX,
 				   b->partition, groups[i].tenant,
 				   groups[i].customer_id);
 		argv[2 * i] = "HGETALL";
@@ -1136,11 +1140,9 @@ static int commit_call(struct fire *f, struct batch *b, bool sends_ok,
 	argv[argc++] = "EVALSHA";
 	argv[argc++] = f->commit_sha;
 	argv[argc++] = text[0]; /* key count, filled below */
-	snprintf(text[1], sizeof(text[1]), "dn:{p%" PRId32 "}:q", b->partition);
-	snprintf(text[2], sizeof(text[2]), "dn:{p%" PRId32 "}:lease",
-		 b->partition);
-	snprintf(text[3], sizeof(text[3]), "dn:{p%" PRId32 "}:stats",
-		 b->partition);
+	shard_key(text[1], sizeof(text[1]), b->partition, "q");
+	shard_key(text[2], sizeof(text[2]), b->partition, "lease");
+	shard_key(text[3], sizeof(text[3]), b->partition, "stats");
 	for (k = 1; k <= 3; k++)
 		argv[argc++] = text[k];
 	for (i = 0; i < b->n_units; i++) {

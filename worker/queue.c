@@ -3,6 +3,7 @@
 #include "queue.h"
 
 #include "error.h"
+#include "shard.h"
 #include "state.h"
 #include "store.h"
 
@@ -65,8 +66,8 @@ int queue_claim(struct store *store, int script, int32_t partition,
 
 	out->count = 0;
 	out->next_due_ms = out->next_lease_ms = -1;
-	state_key(queue, sizeof(queue), partition, "q");
-	state_key(leases, sizeof(leases), partition, "lease");
+	shard_key(queue, sizeof(queue), partition, "q");
+	shard_key(leases, sizeof(leases), partition, "lease");
 	snprintf(now, sizeof(now), "%" PRId64, now_ms);
 	snprintf(real_now, sizeof(real_now), "%" PRId64, real_now_ms);
 	snprintf(lease, sizeof(lease), "%" PRId64, lease_ms);

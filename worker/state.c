@@ -1,8 +1,9 @@
-/* state.c: worker keys and reading a customer's hash back. */
+/* state.c: reading a worker customer's hash back into C structures. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "state.h"
 
 #include "error.h"
+#include "shard.h"
 #include "store.h"
 
 #include <hiredis/hiredis.h>
@@ -10,22 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-int state_key(char *buf, size_t len, int32_t partition, const char *suffix)
-{
-	int n = snprintf(buf, len, "dn:{p%" PRId32 "}:%s", partition, suffix);
-
-	return n < 0 || (size_t)n >= len ? DN_ERR_TOO_LARGE : DN_OK;
-}
-
-int state_customer_key(char *buf, size_t len, int32_t partition,
-		       const char *tenant, const char *customer_id)
-{
-	int n = snprintf(buf, len, "dn:{p%" PRId32 "}:c:%s/%s", partition,
-			 tenant, customer_id);
-
-	return n < 0 || (size_t)n >= len ? DN_ERR_TOO_LARGE : DN_OK;
-}
 
 bool state_id_valid(const char *id)
 {
@@ -79,12 +64,7 @@ int state_customer_key_split(const char *customer_key, char *tenant,
 }
 
 /* ---------------------------------------------------------------------- */
-/* Packed invoice records: "st|ver|sv|due|amount|cur|paid|ua|esc|steps"     */
-
-static int64_t parse_int(const char *text)
-{
-	return strtoll(text, NULL, 10);
-}
+/* Packed invoice records (lib/shard.h)                                    */
 
 /* Steps "done.last_ms,done.last_ms,..." into inv->steps. */
 static void parse_steps(struct state_invoice *inv, const char *text)
@@ -112,32 +92,23 @@ static void parse_due(struct state_invoice *inv, int64_t yyyymmdd)
 
 static int parse_invoice(struct state_invoice *inv, const char *raw, size_t len)
 {
-	char copy[512];
-	char *fields[10] = { 0 };
-	char *p = copy;
-	size_t n = 0;
+	struct shard_invoice_record record;
+	int rc = shard_record_parse(raw, len, &record);
 
-	if (copy_text(copy, sizeof(copy), raw, len))
-		return DN_ERR_TOO_LARGE;
-	while (n < 10 && p) {
-		fields[n++] = p;
-		p = strchr(p, '|');
-		if (p)
-			*p++ = '\0';
-	}
-	if (n < 9 || strlen(fields[0]) != 1)
-		return DN_ERR_DECODE;
-	inv->status = fields[0][0];
-	snprintf(inv->version, sizeof(inv->version), "%s", fields[1]);
-	snprintf(inv->schedule_version, sizeof(inv->schedule_version), "%s",
-		 fields[2]);
-	parse_due(inv, parse_int(fields[3]));
-	inv->amount_minor = parse_int(fields[4]);
-	snprintf(inv->currency, sizeof(inv->currency), "%s", fields[5]);
-	inv->paid_minor = parse_int(fields[6]);
-	inv->unanswered = (uint32_t)parse_int(fields[7]);
-	inv->escalated = fields[8][0] == '1';
-	parse_steps(inv, n > 9 ? fields[9] : "");
+	if (rc)
+		return rc;
+	/* The text fields have the record's sizes (lib/shard.h). */
+	inv->status = record.status;
+	memcpy(inv->version, record.version, sizeof(inv->version));
+	memcpy(inv->schedule_version, record.schedule_version,
+	       sizeof(inv->schedule_version));
+	parse_due(inv, record.due);
+	inv->amount_minor = record.amount_minor;
+	memcpy(inv->currency, record.currency, sizeof(inv->currency));
+	inv->paid_minor = record.paid_minor;
+	inv->unanswered = record.unanswered;
+	inv->escalated = record.escalated;
+	parse_steps(inv, record.steps);
 	return DN_OK;
 }
 
@@ -211,11 +182,33 @@ static void recent_copy(struct state_customer *c, const char *text, size_t n)
 	snprintf(c->recent, sizeof(c->recent), "%s", start);
 }
 
+/* An invoice's record "i:<id>" or how to pay "m:<id>"; other per-invoice
+ * fields (histories, payments) are not needed here. */
+static int invoice_field(struct state_customer *c, const redisReply *name,
+			 const redisReply *value)
+{
+	struct state_invoice *inv;
+	const char *id;
+	size_t id_len;
+
+	if (shard_invoice_field_id(name->str, name->len, &id, &id_len)) {
+		inv = invoice_slot(c, id, id_len);
+		return inv ? parse_invoice(inv, value->str, value->len)
+			   : DN_ERR_TOO_LARGE;
+	}
+	if (name->len < 3 || memcmp(name->str, "m:", 2) != 0)
+		return DN_OK;
+	inv = invoice_slot(c, name->str + 2, name->len - 2);
+	if (!inv)
+		return DN_ERR_TOO_LARGE;
+	return copy_text(inv->how_to_pay, sizeof(inv->how_to_pay), value->str,
+			 value->len);
+}
+
 static int customer_field(struct state_customer *c, const redisReply *name,
 			  const redisReply *value)
 {
 	const char *n = name->str;
-	struct state_invoice *inv;
 	size_t i;
 
 	for (i = 0; i < sizeof(profile_fields) / sizeof(*profile_fields); i++)
@@ -227,8 +220,8 @@ static int customer_field(struct state_customer *c, const redisReply *name,
 		recent_copy(c, value->str, value->len);
 		return DN_OK;
 	}
-	if (strcmp(n, "oi") == 0) {
-		c->opt_in = (enum state_opt_in)parse_int(value->str);
+	if (strcmp(n, SHARD_FIELD_OPT_IN) == 0) {
+		c->opt_in = (enum state_opt_in)strtoll(value->str, NULL, 10);
 		return DN_OK;
 	}
 	if (strcmp(n, "cv") == 0) {
@@ -239,15 +232,7 @@ static int customer_field(struct state_customer *c, const redisReply *name,
 		parse_sends(c, value->str);
 		return DN_OK;
 	}
-	if (name->len < 3 || n[1] != ':' || (n[0] != 'i' && n[0] != 'm'))
-		return DN_OK; /* histories and payments are not needed here */
-	inv = invoice_slot(c, n + 2, name->len - 2);
-	if (!inv)
-		return DN_ERR_TOO_LARGE;
-	if (n[0] == 'm')
-		return copy_text(inv->how_to_pay, sizeof(inv->how_to_pay),
-				 value->str, value->len);
-	return parse_invoice(inv, value->str, value->len);
+	return invoice_field(c, name, value);
 }
 
 int state_customer_parse(const redisReply *reply, const char *tenant,
@@ -287,7 +272,7 @@ int state_customer_load(struct store *store, int32_t partition,
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (state_customer_key(key, sizeof(key), partition, tenant,
+	if (shard_customer_key(key, sizeof(key), partition, tenant,
 			       customer_id))
 		return dn_fail(DN_ERR_TOO_LARGE, err, errlen,
 			       "customer key too long");

@@ -12,8 +12,10 @@
  *   dn:{pN}:seen:<event_id>        marker of an applied message event
  *
  * A queue member is "<tenant>/<customer>" STATE_SEP "<invoice id>". The
- * writes are Lua scripts (apply.lua, commit.lua, claim.lua); this module
- * builds keys and reads a customer back into C structures.
+ * writes are Lua scripts (apply.lua, commit.lua, claim.lua); keys, field
+ * names and the packed invoice record are defined once in lib/shard.h,
+ * shared with the gateway; this module reads a customer back into C
+ * structures.
  */
 #ifndef DUNNING_STATE_H
 #define DUNNING_STATE_H
@@ -23,6 +25,7 @@
 #include <stdint.h>
 
 #include "schedule.h"
+#include "shard.h"
 #include "workflow.h"
 
 struct store;
@@ -37,15 +40,6 @@ typedef struct redisReply redisReply;
 #define STATE_SENDS_MAX	   16	/* recent sends kept per customer */
 #define STATE_HIST_MAX	   4096 /* recent-sends text of a customer + NUL */
 
-/* Writes "dn:{p<partition>}:<suffix>" into buf. Returns 0 or
- * DN_ERR_TOO_LARGE. */
-int state_key(char *buf, size_t len, int32_t partition, const char *suffix);
-
-/* Writes the customer hash key of tenant/customer into buf. Returns 0 or
- * DN_ERR_TOO_LARGE. */
-int state_customer_key(char *buf, size_t len, int32_t partition,
-		       const char *tenant, const char *customer_id);
-
 /* Whether an id is acceptable in keys and records: 1 to STATE_ID_MAX - 1
  * bytes, no control characters, no '|'. */
 bool state_id_valid(const char *id);
@@ -53,14 +47,15 @@ bool state_id_valid(const char *id);
 /* One invoice as read back from its packed record. */
 struct state_invoice {
 	char id[STATE_ID_MAX];
-	char status;		   /* o, p, c, d, n (not dunnable), u */
-	char version[24];	   /* opaque, for logs */
-	char schedule_version[16]; /* as stored: commit.lua compares text */
+	char status;			 /* o, p, c, d, n (not dunnable), u */
+	char version[SHARD_VERSION_MAX]; /* opaque, for logs */
+	/* as stored: commit.lua compares text */
+	char schedule_version[SHARD_SCHEDULE_VERSION_MAX];
 	struct workflow_date due_date;
 	bool has_due_date;
 	int64_t amount_minor;
 	int64_t paid_minor;
-	char currency[4];
+	char currency[SHARD_CURRENCY_MAX];
 	uint32_t unanswered;
 	bool escalated;
 	struct schedule_step_history steps[WORKFLOW_MAX_STEPS];
@@ -70,9 +65,9 @@ struct state_invoice {
 };
 
 enum state_opt_in {
-	STATE_OPT_IN_UNKNOWN = 0,
-	STATE_OPTED_IN = 1,
-	STATE_OPTED_OUT = 2,
+	STATE_OPT_IN_UNKNOWN = SHARD_OPT_IN_UNKNOWN,
+	STATE_OPTED_IN = SHARD_OPTED_IN,
+	STATE_OPTED_OUT = SHARD_OPTED_OUT,
 };
 
 /* A customer and every invoice recorded for it. */

@@ -26,7 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,6 +33,7 @@
 #include "clock.h"
 #include "config.h"
 #include "kafka.h"
+#include "spawn.h"
 #include "store.h"
 #include "testenv.h"
 
@@ -45,12 +45,7 @@
 #define SENDER	     "PN1"
 #define EVENTS_MAX   20000
 
-struct child {
-	pid_t pid;
-	int port;
-};
-
-static struct child simulator, gateway;
+static struct spawn_child simulator, gateway;
 static struct config *cfg;
 static struct kafka_producer *producer;
 static struct kafka_consumer *consumer;
@@ -75,48 +70,6 @@ static int free_port(void)
 	port = ntohs(addr.sin_port);
 	close(fd);
 	return port;
-}
-
-/* Starts program with extra NAME=value settings; waits for listening=. */
-static struct child spawn(const char *program, const char *const *env)
-{
-	struct child c = { 0, 0 };
-	char line[256];
-	int fds[2];
-	FILE *out;
-
-	assert_int_equal(pipe(fds), 0);
-	c.pid = fork();
-	assert_true(c.pid >= 0);
-	if (c.pid == 0) {
-		size_t i;
-
-		dup2(fds[1], 1);
-		close(fds[0]);
-		for (i = 0; env[i]; i += 2)
-			setenv(env[i], env[i + 1], 1);
-		execl(testenv_bin(program), program, (char *)NULL);
-		_exit(127);
-	}
-	close(fds[1]);
-	out = fdopen(fds[0], "r");
-	while (fgets(line, sizeof(line), out))
-		if (sscanf(line, "listening=127.0.0.1:%d", &c.port) == 1)
-			break;
-	/* Keep the pipe open (fd leaks on purpose) so writes never fail. */
-	assert_true(c.port > 0);
-	return c;
-}
-
-static void stop(struct child *c)
-{
-	int status;
-
-	if (c->pid <= 0)
-		return;
-	kill(c->pid, SIGTERM);
-	waitpid(c->pid, &status, 0);
-	c->pid = 0;
 }
 
 static void write_token(const char *token)
@@ -152,7 +105,7 @@ static void start_gateway(void)
 	};
 	/* clang-format on */
 
-	gateway = spawn("dunning-gateway", env);
+	spawn_start(&gateway, "dunning-gateway", env, NULL, SPAWN_TIMEOUT_MS);
 }
 
 static void start_programs(void)
@@ -181,7 +134,8 @@ static void start_programs(void)
 		};
 		/* clang-format on */
 
-		simulator = spawn("dunning-simulator", env);
+		spawn_start(&simulator, "dunning-simulator", env, NULL,
+			    SPAWN_TIMEOUT_MS);
 	}
 	snprintf(sim_base, sizeof(sim_base), "http://127.0.0.1:%d",
 		 simulator.port);
@@ -976,7 +930,7 @@ static void test_restart_mid_run_loses_and_repeats_nothing(void **state)
 		usleep(20000);
 
 	/* A clean stop half way, then a new process takes over. */
-	stop(&gateway);
+	spawn_stop(&gateway, SIGTERM);
 	assert_true(sim_stat("messages_accepted") - before < 240);
 	start_gateway();
 	missing = wait_accepted("rst", 240, 60000);
@@ -1036,8 +990,8 @@ static void test_token_expiry_mid_run_loses_and_repeats_nothing(void **state)
 /* Leaves no program behind, even when setup fails half way. */
 static void stop_all(void)
 {
-	stop(&gateway);
-	stop(&simulator);
+	spawn_stop(&gateway, SIGTERM);
+	spawn_stop(&simulator, SIGTERM);
 }
 
 static int setup(void **state)
@@ -1066,8 +1020,8 @@ static int teardown(void **state)
 	size_t i;
 
 	(void)state;
-	stop(&gateway);
-	stop(&simulator);
+	spawn_stop(&gateway, SIGTERM);
+	spawn_stop(&simulator, SIGTERM);
 	for (i = 0; i < event_count && i < EVENTS_MAX; i++)
 		dunning__v1__message_event__free_unpacked(events[i], NULL);
 	kafka_consumer_free(consumer);

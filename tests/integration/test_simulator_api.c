@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "httpd.h"
+#include "spawn.h"
 #include "testenv.h"
 
 #define SECRET	     "test-app-secret"
@@ -160,49 +161,37 @@ static int wait_status(const char *wamid, const char *want, char *seen,
 /* ---------------------------------------------------------------------- */
 /* The simulator process                                                   */
 
-static pid_t sim_pid;
-static int sim_port;
+static struct spawn_child sim;
 
 static void start_simulator(void)
 {
-	char url[128], line[256], templates[1024];
+	char url[128], templates[1024];
 	const char *root = getenv("DUNNING_ROOT");
-	int out[2];
-	FILE *f;
+	/* clang-format off */
+	const char *const env[] = {
+		"DUNNING_SIM_WEBHOOK_URL", url,
+		"DUNNING_SIM_HTTP_PORT", "0",
+		"DUNNING_SIM_TEMPLATES", templates,
+		"DUNNING_SIM_TOKEN", TOKEN,
+		"DUNNING_SIM_APP_SECRET", SECRET,
+		"DUNNING_SIM_MPS", "20",
+		"DUNNING_SIM_FAIL_RECIPIENTS",
+		"+34600000001=131026,+34600000002=131047",
+		"DUNNING_SIM_DUPLICATE_PERMILLE", "0",
+		"DUNNING_SIM_REORDER_PERMILLE", "0",
+		"DUNNING_SIM_SENT_DELAY_MS", "50",
+		"DUNNING_SIM_DELIVERED_DELAY_MS", "100",
+		"DUNNING_SIM_READ_DELAY_MS", "150",
+		NULL, NULL,
+	};
+	/* clang-format on */
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/webhook",
 		 httpd_port(rx.httpd));
 	snprintf(templates, sizeof(templates),
 		 "%s/deploy/whatsapp-templates.json", root ? root : ".");
-	assert_int_equal(pipe(out), 0);
-	sim_pid = fork();
-	assert_true(sim_pid >= 0);
-	if (sim_pid == 0) {
-		dup2(out[1], 1);
-		close(out[0]);
-		setenv("DUNNING_SIM_WEBHOOK_URL", url, 1);
-		setenv("DUNNING_SIM_HTTP_PORT", "0", 1);
-		setenv("DUNNING_SIM_TEMPLATES", templates, 1);
-		setenv("DUNNING_SIM_TOKEN", TOKEN, 1);
-		setenv("DUNNING_SIM_APP_SECRET", SECRET, 1);
-		setenv("DUNNING_SIM_MPS", "20", 1);
-		setenv("DUNNING_SIM_FAIL_RECIPIENTS",
-		       "+34600000001=131026,+34600000002=131047", 1);
-		setenv("DUNNING_SIM_DUPLICATE_PERMILLE", "0", 1);
-		setenv("DUNNING_SIM_REORDER_PERMILLE", "0", 1);
-		setenv("DUNNING_SIM_SENT_DELAY_MS", "50", 1);
-		setenv("DUNNING_SIM_DELIVERED_DELAY_MS", "100", 1);
-		setenv("DUNNING_SIM_READ_DELAY_MS", "150", 1);
-		execl(testenv_bin("dunning-simulator"), "dunning-simulator",
-		      (char *)NULL);
-		_exit(127);
-	}
-	close(out[1]);
-	f = fdopen(out[0], "r");
-	assert_non_null(f);
-	assert_non_null(fgets(line, sizeof(line), f));
-	assert_int_equal(sscanf(line, "listening=127.0.0.1:%d", &sim_port), 1);
-	fclose(f);
+
+	spawn_start(&sim, "dunning-simulator", env, NULL, SPAWN_TIMEOUT_MS);
 }
 
 static int setup(void **state)
@@ -226,8 +215,7 @@ static int teardown(void **state)
 	int status, i;
 
 	(void)state;
-	kill(sim_pid, SIGTERM);
-	waitpid(sim_pid, &status, 0);
+	status = spawn_stop(&sim, SIGTERM);
 	httpd_free(rx.httpd);
 	for (i = 0; i < rx.count; i++)
 		json_decref(rx.bodies[i]);
@@ -264,7 +252,7 @@ static struct answer call(const char *path, const char *token, const char *body)
 	char *text = NULL;
 	CURL *curl = curl_easy_init();
 
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", sim_port, path);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", sim.port, path);
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
 	headers = curl_slist_append(headers, "Content-Type: application/json");
 	headers = curl_slist_append(headers, auth);

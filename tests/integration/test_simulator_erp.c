@@ -30,6 +30,7 @@
 #include "config.h"
 #include "httpd.h"
 #include "kafka.h"
+#include "spawn.h"
 #include "testenv.h"
 
 #include "dunning/v1/ledger.pb-c.h"
@@ -42,8 +43,7 @@
 #define DAY_MS	 (24 * 3600 * 1000LL)
 
 static struct config *cfg;
-static pid_t sim_pid;
-static int sim_port;
+static struct spawn_child sim;
 static struct httpd *receiver;
 static pthread_mutex_t rx_lock = PTHREAD_MUTEX_INITIALIZER;
 static json_t *inbound; /* messages[] of inbound webhooks */
@@ -165,42 +165,31 @@ static void publish_paid(struct kafka_producer *p, const char *id,
 
 static void start_simulator(void)
 {
-	char url[128], line[256], templates[1024];
+	char url[128], templates[1024];
 	const char *root = getenv("DUNNING_ROOT");
-	int out[2];
-	FILE *f;
+	/* clang-format off */
+	const char *const env[] = {
+		"DUNNING_SIM_WEBHOOK_URL", url,
+		"DUNNING_SIM_TEMPLATES", templates,
+		"DUNNING_SIM_TOKEN", TOKEN,
+		"DUNNING_SIM_APP_SECRET", SECRET,
+		"DUNNING_SIM_CUSTOMERS", "true",
+		"DUNNING_SIM_REPLY_PERMILLE", "1000",
+		"DUNNING_SIM_OPT_OUT_PERMILLE", "0",
+		"DUNNING_SIM_PAID_GRACE_MS", "0",
+		"DUNNING_CLOCK", "simulated",
+		"DUNNING_CLOCK_START", "2026-10-01T00:00:00Z",
+		"DUNNING_CLOCK_SPEED", "100000",
+		NULL, NULL,
+	};
+	/* clang-format on */
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/webhook",
 		 httpd_port(receiver));
 	snprintf(templates, sizeof(templates),
 		 "%s/deploy/whatsapp-templates.json", root ? root : ".");
-	assert_int_equal(pipe(out), 0);
-	sim_pid = fork();
-	assert_true(sim_pid >= 0);
-	if (sim_pid == 0) {
-		dup2(out[1], 1);
-		close(out[0]);
-		setenv("DUNNING_SIM_WEBHOOK_URL", url, 1);
-		setenv("DUNNING_SIM_TEMPLATES", templates, 1);
-		setenv("DUNNING_SIM_TOKEN", TOKEN, 1);
-		setenv("DUNNING_SIM_APP_SECRET", SECRET, 1);
-		setenv("DUNNING_SIM_CUSTOMERS", "true", 1);
-		setenv("DUNNING_SIM_REPLY_PERMILLE", "1000", 1);
-		setenv("DUNNING_SIM_OPT_OUT_PERMILLE", "0", 1);
-		setenv("DUNNING_SIM_PAID_GRACE_MS", "0", 1);
-		setenv("DUNNING_CLOCK", "simulated", 1);
-		setenv("DUNNING_CLOCK_START", "2026-10-01T00:00:00Z", 1);
-		setenv("DUNNING_CLOCK_SPEED", "100000", 1);
-		execl(testenv_bin("dunning-simulator"), "dunning-simulator",
-		      (char *)NULL);
-		_exit(127);
-	}
-	close(out[1]);
-	f = fdopen(out[0], "r");
-	assert_non_null(f);
-	assert_non_null(fgets(line, sizeof(line), f));
-	assert_int_equal(sscanf(line, "listening=127.0.0.1:%d", &sim_port), 1);
-	fclose(f);
+
+	spawn_start(&sim, "dunning-simulator", env, NULL, SPAWN_TIMEOUT_MS);
 }
 
 static int setup(void **state)
@@ -240,8 +229,7 @@ static int teardown(void **state)
 	int status;
 
 	(void)state;
-	kill(sim_pid, SIGTERM);
-	waitpid(sim_pid, &status, 0);
+	status = spawn_stop(&sim, SIGTERM);
 	httpd_free(receiver);
 	json_decref(inbound);
 	config_free(cfg);
@@ -269,7 +257,7 @@ static json_t *call(const char *path, const char *body)
 	CURL *curl = curl_easy_init();
 	json_t *root;
 
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", sim_port, path);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", sim.port, path);
 	headers = curl_slist_append(headers, "Authorization: Bearer " TOKEN);
 	curl_easy_setopt(curl, CURLOPT_URL, url);
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);

@@ -25,6 +25,7 @@
 #include "config.h"
 #include "error.h"
 #include "kafka.h"
+#include "spawn.h"
 #include "store.h"
 #include "testenv.h"
 
@@ -49,8 +50,7 @@
 #define WH_SENDS_MAX 4096
 
 struct wh_worker {
-	pid_t pid;
-	int port;
+	struct spawn_child child; /* pid and port */
 };
 
 /* The clock and Redis database shared by the workers of one test. */
@@ -170,67 +170,38 @@ static inline void wh_run_release(struct wh_run *run)
 	unlink(run->workflow);
 }
 
-/* Starts a worker of run; waits for its "listening=" line. */
+/* Starts a worker of run; waits for its "listening=" line. Its output
+ * goes to one log per run in the stack's directory. */
 static inline void wh_worker_start(struct wh_run *run, struct wh_worker *w)
 {
 	const char *dir = getenv("DUNNING_STACK_DIR");
-	char url[256], log[512], line[128];
-	int fds[2];
-	FILE *in;
+	char url[256], log[512], speed[24];
+	/* clang-format off */
+	const char *const env[] = {
+		"DUNNING_REDIS_URL", url,
+		"DUNNING_CLOCK", "simulated",
+		"DUNNING_CLOCK_START", run->start,
+		"DUNNING_CLOCK_ANCHOR", run->anchor,
+		"DUNNING_CLOCK_SPEED", speed,
+		"DUNNING_WORKER_GROUP", run->group,
+		"DUNNING_WORKER_WORKFLOW", run->workflow,
+		"DUNNING_WORKER_HTTP_PORT", "0",
+		"DUNNING_WORKER_LEASE_MS", run->lease_ms,
+		NULL, NULL,
+	};
+	/* clang-format on */
 
-	assert_int_equal(pipe(fds), 0);
 	snprintf(url, sizeof(url), "%s/%d", getenv("DUNNING_REDIS_URL"),
 		 run->db);
 	snprintf(log, sizeof(log), "%s/worker-%s-%d.log", dir ? dir : "/tmp",
 		 run->group, (int)getpid());
-	w->pid = fork();
-	assert_true(w->pid >= 0);
-	if (w->pid == 0) {
-		FILE *err = fopen(log, "a");
-
-		dup2(fds[1], 1);
-		if (err)
-			dup2(fileno(err), 2);
-		close(fds[0]);
-		setenv("DUNNING_REDIS_URL", url, 1);
-		setenv("DUNNING_CLOCK", "simulated", 1);
-		setenv("DUNNING_CLOCK_START", run->start, 1);
-		setenv("DUNNING_CLOCK_ANCHOR", run->anchor, 1);
-		{
-			char speed[24];
-
-			snprintf(speed, sizeof(speed), "%" PRId64, run->speed);
-			setenv("DUNNING_CLOCK_SPEED", speed, 1);
-		}
-		setenv("DUNNING_WORKER_GROUP", run->group, 1);
-		setenv("DUNNING_WORKER_WORKFLOW", run->workflow, 1);
-		setenv("DUNNING_WORKER_HTTP_PORT", "0", 1);
-		setenv("DUNNING_WORKER_LEASE_MS", run->lease_ms, 1);
-		execl(testenv_bin("dunning-worker"), "dunning-worker",
-		      (char *)NULL);
-		_exit(127);
-	}
-	close(fds[1]);
-	in = fdopen(fds[0], "r");
-	assert_non_null(in);
-	w->port = 0;
-	while (fgets(line, sizeof(line), in))
-		if (sscanf(line, "listening=127.0.0.1:%d", &w->port) == 1)
-			break;
-	fclose(in);
-	if (w->port == 0)
-		fail_msg("worker did not start; see %s", log);
+	snprintf(speed, sizeof(speed), "%" PRId64, run->speed);
+	spawn_start(&w->child, "dunning-worker", env, log, SPAWN_TIMEOUT_MS);
 }
 
 static inline void wh_worker_stop(struct wh_worker *w, int sig)
 {
-	int status;
-
-	if (w->pid <= 0)
-		return;
-	kill(w->pid, sig);
-	waitpid(w->pid, &status, 0);
-	w->pid = 0;
+	spawn_stop(&w->child, sig);
 }
 
 /* The value of a metric series (exact name with labels) of a worker's
@@ -246,7 +217,7 @@ static inline int64_t wh_metric(const struct wh_worker *w, const char *series)
 	if (fd < 0)
 		return -1;
 	addr.sin_family = AF_INET;
-	addr.sin_port = htons((uint16_t)w->port);
+	addr.sin_port = htons((uint16_t)w->child.port);
 	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	snprintf(request, sizeof(request),
 		 "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");

@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "../../producer/civil.h"
+#include "../../producer/event.h"
 #include "../../producer/import.h"
 #include "../../producer/sink.h"
 #include "config.h"
@@ -273,6 +274,70 @@ static void test_too_many_decimals_is_rejected_unless_rounding(void **state)
 	assert_int_equal(c.sum.rejected, 0);
 	assert_int_equal(minor(body_of(&c, "invoice_upserted", 0)), 1012);
 	release(&c);
+}
+
+/* The operator sees which currency was refused, cut and made printable. */
+static void test_unknown_currency_is_quoted_in_the_reject(void **state)
+{
+	struct import_options o = defaults();
+	struct capture c;
+
+	(void)state;
+	import_text(
+		".csv",
+		"type,invoice_id,customer_id,date,due_date,amount,currency\n"
+		"invoice,F1,C1,2026-01-10,2026-02-09,10.00,XBT\n"
+		"invoice,F2,C1,2026-01-10,2026-02-09,10.00,\"E\tR\"\n"
+		"invoice,F3,C1,2026-01-10,2026-02-09,10.00,"
+		"QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ\n",
+		&o, &c);
+	assert_int_equal(c.sum.rejected, 3);
+	assert_non_null(strstr(c.rejects, "line 2,currency,'XBT' is not an "
+					  "ISO 4217 currency"));
+	assert_non_null(strstr(c.rejects, "line 3,currency,'E?R' is not"));
+	assert_non_null(strstr(c.rejects,
+			       "line 4,currency,'"
+			       "QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ"
+			       "...' is not"));
+	release(&c);
+
+	import_text(".jsonl",
+		    "{\"customer_id\":\"C1\",\"occurred_at\":"
+		    "\"2026-01-10T12:00:00Z\",\"invoice_upserted\":{"
+		    "\"invoice_id\":\"F1\",\"issue_date\":\"2026-01-10\","
+		    "\"amount\":{\"value\":\"12.30\",\"currency\":"
+		    "\"X\\u0001B\"}}}\n",
+		    &o, &c);
+	assert_int_equal(c.sum.rejected, 1);
+	assert_non_null(strstr(c.rejects, "line 1,amount.currency,'X?B' is "
+					  "not an ISO 4217 currency"));
+	release(&c);
+}
+
+static void test_shown_value_is_bounded_and_printable(void **state)
+{
+	char buf[EVENT_SHOWN_MAX + 4], text[80];
+
+	(void)state;
+	assert_string_equal(event_shown("EUR", buf, sizeof(buf)), "EUR");
+	assert_string_equal(event_shown("a\nb\x7f", buf, sizeof(buf)), "a?b?");
+	assert_string_equal(event_shown("", buf, sizeof(buf)), "");
+
+	/* 39 bytes, then a two-byte character across the limit: it goes
+	 * whole, never half. */
+	memset(text, 'z', 39);
+	snprintf(text + 39, sizeof(text) - 39, "\xc3\xa9tail");
+	event_shown(text, buf, sizeof(buf));
+	assert_int_equal(strlen(buf), 39 + 3);
+	assert_string_equal(buf + 39, "...");
+
+	/* Exactly the limit is kept whole. */
+	memset(text, 'y', EVENT_SHOWN_MAX);
+	text[EVENT_SHOWN_MAX] = '\0';
+	assert_string_equal(event_shown(text, buf, sizeof(buf)), text);
+
+	/* A small buffer still ends in "..." and a NUL. */
+	assert_string_equal(event_shown("Europe/Madrid", buf, 8), "Euro...");
 }
 
 static void test_three_decimal_currency_amount_is_exact(void **state)
@@ -735,11 +800,32 @@ static void test_directory_bad_values_are_rejected_with_reason(void **state)
 	import_text(".csv", text, &o, &c);
 	assert_int_equal(c.sum.rejected, 4);
 	assert_non_null(strstr(c.rejects, "line 2,phone,phone"));
-	assert_non_null(strstr(c.rejects, "line 3,time_zone,not an IANA"));
+	assert_non_null(strstr(c.rejects, "line 3,time_zone,'Europe/Madird' "
+					  "is not an IANA time zone"));
 	assert_non_null(strstr(c.rejects, "line 4,opt_in,"));
 	assert_non_null(strstr(c.rejects, "line 5,opt_in_at,"));
 	assert_string_equal(str(body_of(&c, "customer_upserted", 0), "opt_in"),
 			    "opted_out");
+	release(&c);
+}
+
+static void test_directory_bad_zone_and_locale_are_quoted(void **state)
+{
+	struct import_options o = defaults();
+	struct capture c;
+	char text[2048];
+
+	(void)state;
+	snprintf(text, sizeof(text),
+		 "%sC1,A,+34612345678,es-ES,\"Europe/\tMadrid\",opted_in,,,,\n"
+		 "C2,B,+34612345678,es_ES!,Europe/Madrid,opted_in,,,,\n",
+		 directory_header);
+	import_text(".csv", text, &o, &c);
+	assert_int_equal(c.sum.rejected, 2);
+	assert_non_null(strstr(c.rejects, "line 2,time_zone,'Europe/?Madrid' "
+					  "is not an IANA time zone"));
+	assert_non_null(strstr(c.rejects, "line 3,locale,'es_ES!' is not a "
+					  "BCP 47 language tag"));
 	release(&c);
 }
 
@@ -938,6 +1024,21 @@ static void test_ubl_missing_or_bad_parts_are_rejected_with_path(void **state)
 					    UBL_TOTAL("10.001") "</Invoice>\n",
 		&o, &c);
 	assert_non_null(strstr(c.rejects, "3 decimals but EUR has 2"));
+	release(&c);
+
+	/* An unknown currency is quoted, a tab in it made visible. */
+	import_text(
+		".xml",
+		UBL_HEAD("Invoice") "<cbc:ID>X</cbc:ID><cbc:IssueDate>"
+				    "2026-02-03</cbc:IssueDate>\n" UBL_BUYER(
+					    "") "<cac:LegalMonetaryTotal>"
+						"<cbc:PayableAmount "
+						"currencyID=\"X&#9;B\">10"
+						"</cbc:PayableAmount>"
+						"</cac:LegalMonetaryTotal>"
+						"</Invoice>\n",
+		&o, &c);
+	assert_non_null(strstr(c.rejects, "'X?B' is not an ISO 4217 currency"));
 	release(&c);
 
 	import_text(".xml", "<Invoice><unclosed></Invoice>", &o, &c);
@@ -1436,6 +1537,8 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_unknown_currency_is_quoted_in_the_reject),
+		cmocka_unit_test(test_shown_value_is_bounded_and_printable),
 		cmocka_unit_test(
 			test_ibm_settled_row_becomes_invoice_and_payment),
 		cmocka_unit_test(
@@ -1475,6 +1578,7 @@ int main(void)
 			test_directory_column_twice_in_header_fails_the_file),
 		cmocka_unit_test(
 			test_directory_bad_values_are_rejected_with_reason),
+		cmocka_unit_test(test_directory_bad_zone_and_locale_are_quoted),
 		cmocka_unit_test(test_ubl_invoice_with_due_date_buyer_and_iban),
 		cmocka_unit_test(
 			test_ubl_due_date_from_payment_terms_else_none),
