@@ -779,7 +779,7 @@ static void test_repeated_reply_and_late_status_change_nothing(void **state)
 }
 
 /* A gateway like the test's, but whose Kafka cannot be reached. */
-static struct child start_cut_off_gateway(void)
+static void start_cut_off_gateway(struct spawn_child *c)
 {
 	char brokers[64], port[16];
 
@@ -801,17 +801,16 @@ static struct child start_cut_off_gateway(void)
 		};
 		/* clang-format on */
 
-		return spawn("dunning-gateway", env);
+		spawn_start(c, "dunning-gateway", env, NULL, SPAWN_TIMEOUT_MS);
 	}
 }
 
 static void test_webhook_is_answered_once_its_events_are_stored(void **state)
 {
 	Dunning__V1__MessageEvent *accepted;
-	struct child cut_off;
+	struct spawn_child cut_off = { 0 };
 	char body[2048], id[1100];
 	int64_t until;
-	int status;
 
 	(void)state;
 	send_template("stored", "+34600100007", 0);
@@ -830,10 +829,9 @@ static void test_webhook_is_answered_once_its_events_are_stored(void **state)
 
 	/* A gateway that cannot store the reply does not say it has it,
 	 * and does not remember it as handled... */
-	cut_off = start_cut_off_gateway();
+	start_cut_off_gateway(&cut_off);
 	assert_int_equal(post_signed_to(cut_off.port, body), 503);
-	kill(cut_off.pid, SIGKILL);
-	waitpid(cut_off.pid, &status, 0);
+	spawn_stop(&cut_off, SIGKILL);
 
 	/* ...so Meta's next try, to a gateway that can, is stored, and is
 	 * in Kafka as soon as it is answered. */
