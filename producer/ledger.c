@@ -555,7 +555,8 @@ static const char *column_name(const struct ledger_layout *layout, int column)
 
 /* Reads the header and binds the layout to it. */
 static int read_header(struct csv_reader *reader, struct ledger_layout *layout,
-		       const char *path, char *err, size_t errlen)
+		       size_t *width, const char *path, char *err,
+		       size_t errlen)
 {
 	struct csv_record header;
 	char why[256];
@@ -570,6 +571,7 @@ static int read_header(struct csv_reader *reader, struct ledger_layout *layout,
 	rc = ledger_layout_bind(layout, &header, why, sizeof(why));
 	if (rc)
 		return dn_fail(rc, err, errlen, "%s: %s", path, why);
+	*width = header.count;
 	return DN_OK;
 }
 
@@ -582,6 +584,7 @@ int ledger_import_file(const char *path, const struct import_options *opts,
 	struct csv_record rec;
 	char where[32];
 	struct stat st;
+	size_t width = 0;
 	FILE *in;
 	int rc;
 
@@ -595,7 +598,7 @@ int ledger_import_file(const char *path, const struct import_options *opts,
 	if (fstat(fileno(in), &st))
 		st.st_size = 0;
 	reader = csv_reader_new(in, opts->delimiter);
-	rc = reader ? read_header(reader, &layout, path, err, errlen)
+	rc = reader ? read_header(reader, &layout, &width, path, err, errlen)
 		    : DN_ERR_NOMEM;
 
 	/* Every row counts as read; a bad one is rejected, never fatal. */
@@ -613,6 +616,12 @@ int ledger_import_file(const char *path, const struct import_options *opts,
 			 rec.line);
 		if (rc)
 			row.bad_field = column_name(&layout, rec.bad_field);
+		/* A missing or extra field shifts the columns after it: every
+		 * value would be read from the wrong one. */
+		else if (rec.count != width)
+			rc = dn_fail(DN_ERR_INVALID, row.why, sizeof(row.why),
+				     "%zu fields, the header has %zu",
+				     rec.count, width);
 		if (rc || import_row(&row, &rec, sink))
 			sink_reject(sink, path, where, row.bad_field, row.why);
 		sink_progress(sink, csv_reader_offset(reader), st.st_size);

@@ -640,6 +640,31 @@ static void test_ledger_payment_and_dispute_rows(void **state)
 	release(&c);
 }
 
+static void test_row_with_missing_or_extra_fields_is_rejected(void **state)
+{
+	struct import_options o = defaults();
+	struct capture c;
+
+	(void)state;
+	import_text(".csv",
+		    "type,invoice_id,customer_id,date,due_date,amount,currency,"
+		    "payment_id,reason\n"
+		    "invoice,F1,C1,2026-01-10,2026-02-09,100.00,EUR,,\n"
+		    "invoice,F2,C1,2026-01-10,2026-02-09,12,50,EUR,,\n"
+		    "invoice,F3,C1,2026-01-10,2026-02-09\n"
+		    "invoice,F4,C1,2026-01-10,2026-02-09,7.00,EUR,,\n",
+		    &o, &c);
+	assert_int_equal(c.sum.read, 4);
+	assert_int_equal(c.sum.rejected, 2);
+	assert_non_null(strstr(c.rejects, "line 3,,\"10 fields, the header "
+					  "has 9\""));
+	assert_non_null(strstr(c.rejects, "line 4,,\"5 fields, the header "
+					  "has 9\""));
+	assert_string_equal(
+		str(body_of(&c, "invoice_upserted", 1), "invoice_id"), "F4");
+	release(&c);
+}
+
 static void test_same_file_twice_gives_same_event_ids(void **state)
 {
 	static const char text[] =
@@ -1566,6 +1591,8 @@ int main(void)
 			test_piped_ledger_is_read_not_swallowed_by_detection),
 		cmocka_unit_test(test_ids_with_line_breaks_are_rejected),
 		cmocka_unit_test(test_ledger_payment_and_dispute_rows),
+		cmocka_unit_test(
+			test_row_with_missing_or_extra_fields_is_rejected),
 		cmocka_unit_test(test_same_file_twice_gives_same_event_ids),
 		cmocka_unit_test(test_missing_mapped_column_fails_the_file),
 		cmocka_unit_test(
