@@ -1283,6 +1283,40 @@ static void sha1_hex(const char *text, char *out)
 		snprintf(out + 2 * i, 3, "%02x", digest[i]);
 }
 
+/* Every step and reason series exists from the start, at 0, so that a
+ * rate or an alert over it has a series before the first event. */
+static void series_at_zero(struct fire *f)
+{
+	char labels[96];
+	size_t t, i;
+	int r;
+
+	for (r = DECIDE_REASON_NONE + 1; r < DECIDE_REASON_COUNT; r++) {
+		/* Postponing is not suppressing: never counted there. */
+		if (r == DECIDE_REASON_OUTSIDE_WINDOW ||
+		    r == DECIDE_REASON_TOO_EARLY)
+			continue;
+		snprintf(labels, sizeof(labels), "reason=\"%s\"",
+			 decide_reason_name((enum decide_reason)r));
+		metrics_inc(f->metrics,
+			    "dunning_worker_reminders_suppressed_total",
+			    "reminders not sent, by reason", labels, 0);
+	}
+	for (t = 0; t < workflow_tenant_count(f->wf); t++) {
+		const struct workflow_tenant *tenant =
+			workflow_tenant_at(f->wf, t);
+
+		for (i = 0; i < tenant->n_steps; i++) {
+			snprintf(labels, sizeof(labels), "step=\"%s\"",
+				 tenant->steps[i].name);
+			metrics_inc(f->metrics,
+				    "dunning_worker_reminders_emitted_total",
+				    "send commands produced, by step", labels,
+				    0);
+		}
+	}
+}
+
 struct fire *fire_new(const struct config *cfg, struct store *store,
 		      struct kafka_producer *producer,
 		      const struct workflow *wf, struct metrics *metrics,
@@ -1321,6 +1355,7 @@ struct fire *fire_new(const struct config *cfg, struct store *store,
 	f->errors = metrics_series(
 		metrics, METRIC_COUNTER, "dunning_worker_fire_errors_total",
 		"batches that failed and will be retried", NULL);
+	series_at_zero(f);
 	return f;
 }
 

@@ -165,6 +165,27 @@ static void test_open_invoice_gets_localised_notice_at_ten(void **state)
 		    strlen(cmd->command_id) <= 200);
 }
 
+static void test_metrics_list_every_step_and_reason_from_the_start(void **state)
+{
+	(void)state;
+	/* Present, even where nothing happened yet (no final was sent). */
+	assert_int_equal(wh_metric(&worker,
+				   "dunning_worker_reminders_emitted_total"
+				   "{step=\"final\"}"),
+			 0);
+	assert_true(wh_metric(&worker,
+			      "dunning_worker_reminders_suppressed_total"
+			      "{reason=\"frequency_cap\"}") >= 0);
+	assert_true(wh_metric(&worker,
+			      "dunning_worker_reminders_suppressed_total"
+			      "{reason=\"escalated\"}") >= 0);
+	/* Postponing is not suppressing. */
+	assert_int_equal(wh_metric(&worker,
+				   "dunning_worker_reminders_suppressed_total"
+				   "{reason=\"too_early\"}"),
+			 -1);
+}
+
 static void test_paid_invoice_is_never_reminded(void **state)
 {
 	(void)state;
@@ -380,6 +401,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(
 			test_open_invoice_gets_localised_notice_at_ten),
+		cmocka_unit_test(
+			test_metrics_list_every_step_and_reason_from_the_start),
 		cmocka_unit_test(test_paid_invoice_is_never_reminded),
 		cmocka_unit_test(
 			test_dispute_and_cancellation_remove_the_reminder),
