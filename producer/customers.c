@@ -175,8 +175,9 @@ static int parse_opt_in(struct customer_row *row, struct event *ev)
 			break;
 		}
 	if (i == 3)
-		return row_fail(row, COL_OPT_IN,
-				"not opted_in, opted_out or unknown");
+		return row_fail_quoting(row, COL_OPT_IN, text,
+					"is not opted_in, opted_out or "
+					"unknown");
 	text = row->values[COL_OPT_IN_AT];
 	if (*text && config_parse_instant(text, &ev->opt_in_at_ms))
 		return row_fail(row, COL_OPT_IN_AT,

@@ -466,9 +466,14 @@ static int parse_customer(json_t *b, const struct import_options *opts,
 	if (rc)
 		return rc;
 	status = opt_in[0] ? choose(opt_in, opt_ins, 3) : 0;
-	if (status < 0)
-		return fail_field(pe, "opt_in", DN_ERR_INVALID,
-				  "not opted_in, opted_out or unknown");
+	if (status < 0) {
+		char shown[EVENT_SHOWN_MAX + 4];
+
+		*pe->field = "opt_in";
+		return dn_fail(DN_ERR_INVALID, pe->err, pe->errlen,
+			       "'%s' is not opted_in, opted_out or unknown",
+			       event_shown(opt_in, shown, sizeof(shown)));
+	}
 	ev->opt_in = (enum event_opt_in)status;
 	if (phone[0] && phone_normalize(phone, opts->phone_region, ev->phone,
 					sizeof(ev->phone), why, sizeof(why)))

@@ -391,8 +391,14 @@ static int invoice_row(struct ledger_row *row, struct sink *sink,
 	}
 	if (!rc && *disputed && !is_yes(disputed) &&
 	    strcasecmp(disputed, "no") && strcasecmp(disputed, "false") &&
-	    strcmp(disputed, "0") && strcasecmp(disputed, "n"))
-		rc = row_fail(row, LEDGER_DISPUTED, "not yes or no");
+	    strcmp(disputed, "0") && strcasecmp(disputed, "n")) {
+		char why[EVENT_SHOWN_MAX + 40];
+		char shown[EVENT_SHOWN_MAX + 4];
+
+		snprintf(why, sizeof(why), "'%s' is not yes or no",
+			 event_shown(disputed, shown, sizeof(shown)));
+		rc = row_fail(row, LEDGER_DISPUTED, why);
+	}
 	if (!rc && inv.due_source == EVENT_DUE_EXPLICIT &&
 	    civil_to_days(inv.due_date) < civil_to_days(issue))
 		rc = row_fail(row, LEDGER_DUE_DATE,

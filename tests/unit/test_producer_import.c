@@ -254,6 +254,27 @@ static void test_impossible_date_is_rejected_with_file_line_field(void **state)
 	release(&c);
 }
 
+static void test_ibm_disputed_value_is_quoted_in_the_reject(void **state)
+{
+	struct import_options o = defaults();
+	struct capture c;
+	char text[1024];
+
+	(void)state;
+	o.preset = "ibm-ar";
+	snprintf(text, sizeof(text),
+		 "%s391,A,1/1/2013,1,2/3/2013,3/1/"
+		 "2013,10.00,Maybe,,Paper,0,0\r\n"
+		 "391,B,1/1/2013,2,2/3/2013,3/5/2013,10.00,No,,Paper,0,0\r\n",
+		 ibm_header);
+	import_text(".csv", text, &o, &c);
+	assert_int_equal(c.sum.rejected, 1);
+	assert_non_null(strstr(c.rejects, "line 2,Disputed,'Maybe' is not yes "
+					  "or no"));
+	assert_int_equal(json_array_size(c.events), 1);
+	release(&c);
+}
+
 static void test_too_many_decimals_is_rejected_unless_rounding(void **state)
 {
 	static const char text[] =
@@ -827,7 +848,8 @@ static void test_directory_bad_values_are_rejected_with_reason(void **state)
 	assert_non_null(strstr(c.rejects, "line 2,phone,phone"));
 	assert_non_null(strstr(c.rejects, "line 3,time_zone,'Europe/Madird' "
 					  "is not an IANA time zone"));
-	assert_non_null(strstr(c.rejects, "line 4,opt_in,"));
+	assert_non_null(strstr(c.rejects, "line 4,opt_in,\"'maybe' is not "
+					  "opted_in, opted_out or unknown"));
 	assert_non_null(strstr(c.rejects, "line 5,opt_in_at,"));
 	assert_string_equal(str(body_of(&c, "customer_upserted", 0), "opt_in"),
 			    "opted_out");
@@ -1593,6 +1615,8 @@ int main(void)
 		cmocka_unit_test(test_ledger_payment_and_dispute_rows),
 		cmocka_unit_test(
 			test_row_with_missing_or_extra_fields_is_rejected),
+		cmocka_unit_test(
+			test_ibm_disputed_value_is_quoted_in_the_reject),
 		cmocka_unit_test(test_same_file_twice_gives_same_event_ids),
 		cmocka_unit_test(test_missing_mapped_column_fails_the_file),
 		cmocka_unit_test(
