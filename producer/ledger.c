@@ -67,6 +67,26 @@ static int find_field(const char *name, size_t len)
 	return -1;
 }
 
+/* The error for a mapping that names no field: it lists those there are. */
+static int unknown_field(const char *name, size_t len, char *err, size_t errlen)
+{
+	char known[256];
+	size_t used = 0;
+	int i, n;
+
+	known[0] = '\0';
+	for (i = 0; i < LEDGER_FIELD_COUNT; i++) {
+		n = snprintf(known + used, sizeof(known) - used, "%s%s",
+			     i ? ", " : "", field_names[i]);
+		if (n < 0 || (size_t)n >= sizeof(known) - used)
+			break;
+		used += (size_t)n;
+	}
+	return dn_fail(DN_ERR_INVALID, err, errlen,
+		       "mapping names unknown field '%.*s' (fields: %s)",
+		       (int)(len > 64 ? 64 : len), name, known);
+}
+
 /* Applies "field=Column,field=Column" over the preset's columns. */
 static int apply_mapping(struct ledger_layout *layout, const char *mapping,
 			 char *err, size_t errlen)
@@ -85,9 +105,8 @@ static int apply_mapping(struct ledger_layout *layout, const char *mapping,
 				       (int)(end - pair), pair);
 		field = find_field(pair, (size_t)(eq - pair));
 		if (field < 0)
-			return dn_fail(DN_ERR_INVALID, err, errlen,
-				       "mapping names unknown field '%.*s'",
-				       (int)(eq - pair), pair);
+			return unknown_field(pair, (size_t)(eq - pair), err,
+					     errlen);
 		if ((size_t)(end - eq - 1) >= LEDGER_COLUMN_MAX)
 			return dn_fail(DN_ERR_INVALID, err, errlen,
 				       "mapping column for %s is too long",

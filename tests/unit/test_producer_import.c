@@ -34,6 +34,7 @@ struct capture {
 	char rejects[16384];
 	struct sink_summary sum;
 	int rc;
+	char err[512]; /* import_file's reason when it fails */
 };
 
 static struct import_options defaults(void)
@@ -81,7 +82,8 @@ static void import_path(const char *path, const struct import_options *o,
 	assert_non_null(so.out);
 	sink = sink_new(cfg, &so, err, sizeof(err));
 	assert_non_null(sink);
-	c->rc = import_file(path, o, sink, err, sizeof(err));
+	c->err[0] = '\0';
+	c->rc = import_file(path, o, sink, c->err, sizeof(c->err));
 	assert_int_equal(sink_finish(sink, 1000), 0);
 	sink_summary(sink, &c->sum);
 	sink_free(sink);
@@ -726,6 +728,14 @@ static void test_missing_mapped_column_fails_the_file(void **state)
 	import_text(".csv", "a,b\n1,2\n", &o, &c);
 	assert_int_equal(c.rc, DN_ERR_INVALID);
 	assert_int_equal(json_array_size(c.events), 0);
+	release(&c);
+
+	/* A mapping naming no field says which there are. */
+	o.mapping = "bogus=X";
+	import_text(".csv", "a,b\n1,2\n", &o, &c);
+	assert_int_equal(c.rc, DN_ERR_INVALID);
+	assert_non_null(strstr(c.err, "unknown field 'bogus' (fields: "
+				      "record_type, invoice_id,"));
 	release(&c);
 }
 
