@@ -28,26 +28,14 @@
 -- Returns an array with one result per event: 1 when the event changed
 -- state, 0 for a duplicate or stale one, or an error.
 
+-- split comes from prelude.lua, put in front of this script at build time.
+
 local queue, leases, stats = KEYS[1], KEYS[2], KEYS[3]
 local now = tonumber(ARGV[1])
 -- The event being applied, set by the loop at the end for each event.
 local cust, seen_key, kind, ckey, inv
 local SEP = '\31'
 local HISTORY_MAX = 24
-
-local function split(s, sep)
-	local out = {}
-	local from = 1
-	while true do
-		local at = string.find(s, sep, from, true)
-		if not at then
-			out[#out + 1] = string.sub(s, from)
-			return out
-		end
-		out[#out + 1] = string.sub(s, from, at - 1)
-		from = at + #sep
-	end
-end
 
 -- Versions are decimal int64 text: compare without losing precision.
 local function vcmp(a, b)
