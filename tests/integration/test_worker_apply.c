@@ -5,7 +5,9 @@
  * duplicates within a flush, a bad event amid good ones, a call that fails
  * as a whole, a server that lost the script, and a batch in flight while
  * the next is queued: reported applied only once it is, and neither lost
- * nor applied twice when the connection drops under it. Each test reads
+ * nor applied twice when the connection drops under it; new invoices
+ * written by apply.lua's short way as by its general one, and events seeing
+ * the entries of new invoices before them in their call. Each test reads
  * back what it produced from the broker, so that it controls exactly
  * which events share a batch. */
 /* SPDX-License-Identifier: Apache-2.0 */
@@ -689,6 +691,68 @@ static void test_lookups_follow_a_batch_applied_again(void **state)
 	}
 }
 
+/*
+ * A new invoice of a customer opted in takes apply.lua's short way, one of
+ * a customer opted out the general one: both write the same record.
+ */
+static void test_new_invoice_record_is_the_same_either_way(void **state)
+{
+	char tenant[64], *in, *out;
+
+	(void)state;
+	testenv_unique("rec", tenant, sizeof(tenant));
+	opted_in(tenant, "in");
+	wh_customer(&run, tenant, "out", "Europe/Madrid", "es-ES",
+		    DUNNING__V1__OPT_IN_STATUS__OPT_IN_STATUS_OPTED_OUT);
+	batch_read(&b, tenant, 2);
+	batch_apply(&b);
+	wh_invoice(&run, tenant, "in", "A", 3, 2026, 3, 9, 50000);
+	wh_invoice(&run, tenant, "out", "A", 3, 2026, 3, 9, 50000);
+	batch_read(&b, tenant, 2);
+	batch_apply(&b);
+	assert_int_equal(b.applied, 2);
+	in = customer_field(tenant, "in", "i:A");
+	out = customer_field(tenant, "out", "i:A");
+	assert_non_null(in);
+	assert_non_null(out);
+	assert_string_equal(in, "o|3|1|20260309|50000|EUR|0|0|0|");
+	assert_string_equal(in, out);
+	free(in);
+	free(out);
+	assert_int_equal(wh_queue_score(&run, tenant, "in", "A"),
+			 wh_instant(NOTICE_MAR9));
+}
+
+/*
+ * New invoices' entries are added to the queue at the end of their call,
+ * or before an event after them in the call uses the queue: a new invoice
+ * cancelled in the same call leaves no entry, and the others of the call
+ * keep their planned ones.
+ */
+static void test_events_after_a_new_invoice_see_its_entry(void **state)
+{
+	char tenant[64];
+
+	(void)state;
+	testenv_unique("seq", tenant, sizeof(tenant));
+	opted_in(tenant, "c");
+	batch_read(&b, tenant, 1);
+	batch_apply(&b);
+	wh_invoice(&run, tenant, "c", "A", 1, 2026, 3, 9, 50000);
+	wh_invoice(&run, tenant, "c", "B", 1, 2026, 3, 9, 50000);
+	wh_close(&run, tenant, "c", "A", 0);
+	wh_invoice(&run, tenant, "c", "C", 1, 2026, 3, 20, 50000);
+	batch_read(&b, tenant, 4);
+	batch_apply(&b);
+	assert_int_equal(b.applied, 4);
+	assert_int_equal(wh_queue_score(&run, tenant, "c", "A"), -1);
+	assert_string_equal(record_field(tenant, "c", "A", 0), "c");
+	assert_int_equal(wh_queue_score(&run, tenant, "c", "B"),
+			 wh_instant(NOTICE_MAR9));
+	assert_int_equal(wh_queue_score(&run, tenant, "c", "C"),
+			 wh_instant(NOTICE_MAR20));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -706,6 +770,9 @@ int main(void)
 		cmocka_unit_test(
 			test_redis_failure_in_flight_loses_and_repeats_nothing),
 		cmocka_unit_test(test_lookups_follow_a_batch_applied_again),
+		cmocka_unit_test(
+			test_new_invoice_record_is_the_same_either_way),
+		cmocka_unit_test(test_events_after_a_new_invoice_see_its_entry),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
