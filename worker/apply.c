@@ -30,7 +30,7 @@
 #define APPLY_PAYLOAD_MAX (256 * 1024)
 #define APPLY_TEXT_MAX	  1024 /* reply text compared with opt-out words */
 #define APPLY_CHUNK_MAX	  256  /* events of one partition per apply.lua call */
-#define APPLY_EVENT_KEYS  2    /* customer hash and seen-marker */
+#define APPLY_EVENT_KEYS  2    /* customer hash, seen-marker (messages) */
 #define APPLY_CALL_KEYS	  3    /* delay queue, leases, stats */
 #define APPLY_CALL_HEAD	  (4 + APPLY_CALL_KEYS) /* EVALSHA sha n, keys, now */
 #define APPLY_PLANS_MAX	  16 /* first actions remembered in one flush */
@@ -45,6 +45,7 @@ extern const char apply_lua[];
  */
 struct apply_event {
 	int32_t partition;
+	int keys; /* of argv's APPLY_EVENT_KEYS, those apply.lua gets */
 	int argc;
 	const char *argv[APPLY_ARGS_MAX];
 	size_t lens[APPLY_ARGS_MAX];
@@ -225,6 +226,9 @@ static struct apply_event *event_begin(struct apply *a, int32_t partition,
 	struct apply_event *ev = &a->queued->events[a->queued->count];
 
 	ev->partition = partition;
+	ev->keys = strcmp(kind, "status") == 0 || strcmp(kind, "reply") == 0
+			   ? APPLY_EVENT_KEYS
+			   : 1;
 	ev->argc = 0;
 	ev->used = 0;
 	ev->overflow = false;
@@ -1044,14 +1048,15 @@ static void chunk_build(const struct apply *a, struct apply_batch *b,
 {
 	static const char *const suffixes[APPLY_CALL_KEYS] = { "q", "lease",
 							       "stats" };
-	size_t i;
+	size_t i, nkeys = APPLY_CALL_KEYS;
 	int k;
 
+	for (i = 0; i < ch->count; i++)
+		nkeys += (size_t)event_at(b, ch->first + i)->keys;
 	ch->argc = 0;
 	push(ch, "EVALSHA", 7);
 	push(ch, a->sha, 40);
-	snprintf(ch->nkeys, sizeof(ch->nkeys), "%zu",
-		 APPLY_CALL_KEYS + APPLY_EVENT_KEYS * ch->count);
+	snprintf(ch->nkeys, sizeof(ch->nkeys), "%zu", nkeys);
 	push(ch, ch->nkeys, strlen(ch->nkeys));
 	for (k = 0; k < APPLY_CALL_KEYS; k++) {
 		snprintf(ch->keys[k], sizeof(ch->keys[k]),
@@ -1061,7 +1066,7 @@ static void chunk_build(const struct apply *a, struct apply_batch *b,
 	for (i = 0; i < ch->count; i++) {
 		struct apply_event *ev = event_at(b, ch->first + i);
 
-		for (k = 0; k < APPLY_EVENT_KEYS; k++)
+		for (k = 0; k < ev->keys; k++)
 			push(ch, ev->argv[k], ev->lens[k]);
 	}
 	push(ch, b->now, strlen(b->now));

@@ -16,9 +16,9 @@
 -- event (what it changed before the error stays, as it would have) and
 -- the next one is applied all the same.
 --
--- KEYS[1] delay queue, KEYS[2] leases, KEYS[3] partition stats, then two
--- keys per event: its customer hash and its seen-marker (used by message
--- events only).
+-- KEYS[1] delay queue, KEYS[2] leases, KEYS[3] partition stats, then per
+-- event its customer hash, and for a message event (kinds in SEEN_KINDS)
+-- its seen-marker: a ledger event declares no key it does not use.
 -- ARGV[1] now on the product clock (ms), then per event in the order of
 -- its keys a count n and n arguments: kind, customer key
 -- "tenant/customer", invoice id (or ""), then the parameters of the
@@ -459,6 +459,9 @@ local function message_reply(_, stop, wa)
 	return 1
 end
 
+-- Kinds of event that come with a seen-marker key.
+local SEEN_KINDS = {status = true, reply = true}
+
 local handlers = {
 	invoice = invoice_upserted, payment = payment_received,
 	cancel = invoice_cancelled, dispute = invoice_disputed,
@@ -475,10 +478,18 @@ end
 
 local results = {}
 local at = 2
-for i = 1, (#KEYS - 3) / 2 do
+local key = 4
+local i = 0
+while at <= #ARGV do
 	local n = tonumber(ARGV[at])
-	cust, seen_key = KEYS[2 + 2 * i], KEYS[3 + 2 * i]
+	i = i + 1
 	kind, ckey, inv = ARGV[at + 1], ARGV[at + 2], ARGV[at + 3]
+	cust, seen_key = KEYS[key], nil
+	key = key + 1
+	if SEEN_KINDS[kind] then
+		seen_key = KEYS[key]
+		key = key + 1
+	end
 
 	local handler = handlers[kind]
 	if not handler then
