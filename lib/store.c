@@ -308,6 +308,8 @@ int store_send(struct store *s, size_t count, const int *argcs,
 	size_t i;
 	int done = 0;
 
+	if (count == 0)
+		return DN_OK;
 	/* A new connection only when nothing is owed on the old one. */
 	if (connection_broken(s) && (s->outstanding || reconnect(s)))
 		return split_failed(s, "cannot send");
@@ -329,6 +331,8 @@ int store_receive(struct store *s, size_t count, redisReply **replies)
 	size_t i;
 	void *reply;
 
+	if (count == 0)
+		return DN_OK;
 	memset(replies, 0, count * sizeof(*replies));
 	if (connection_broken(s))
 		return split_failed(s, "connection lost");

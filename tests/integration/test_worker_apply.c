@@ -753,6 +753,41 @@ static void test_events_after_a_new_invoice_see_its_entry(void **state)
 			 wh_instant(NOTICE_MAR20));
 }
 
+/*
+ * The connection is closed under a batch that plans nothing (customers
+ * only): applying it again, with no lookup to send first, connects again
+ * all the same.
+ */
+static void test_batch_without_plans_is_applied_after_a_failure(void **state)
+{
+	char tenant[64], customer[32], id[32], err[512], *name;
+	size_t done = 99;
+	int i, tries = 0;
+
+	(void)state;
+	testenv_unique("noplan", tenant, sizeof(tenant));
+	for (i = 0; i < 10; i++) {
+		snprintf(customer, sizeof(customer), "c%d", i);
+		opted_in(tenant, customer);
+	}
+	batch_read(&b, tenant, 10);
+	snprintf(id, sizeof(id), "%lld", apply_client_id());
+	redis_run("CLIENT KILL ID %s", id);
+	batch_add_to(apply, &b);
+	/* Written onto the closed connection, or refused at once: either
+	 * way the flush applies it, on a new connection. */
+	(void)apply_send(apply, &done, err, sizeof(err));
+	while (apply_flush(apply, err, sizeof(err)))
+		assert_true(++tries < 3);
+	assert_int_equal(apply_pending(apply), 0);
+	for (i = 0; i < 10; i++) {
+		snprintf(customer, sizeof(customer), "c%d", i);
+		name = customer_field(tenant, customer, "nm");
+		assert_non_null(name);
+		free(name);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -773,6 +808,8 @@ int main(void)
 		cmocka_unit_test(
 			test_new_invoice_record_is_the_same_either_way),
 		cmocka_unit_test(test_events_after_a_new_invoice_see_its_entry),
+		cmocka_unit_test(
+			test_batch_without_plans_is_applied_after_a_failure),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
