@@ -58,7 +58,8 @@ LIBDUNNING := $(BUILD)/libdunning.a
 
 # Sources of component $(1) other than its main, Lua scripts included.
 component_srcs = $(filter-out $(1)/main.c,$(wildcard $(1)/*.c $(1)/*.cc))
-component_lua = $(patsubst %.lua,$(GEN)/%_lua.c,$(wildcard $(1)/*.lua))
+component_lua = $(patsubst %.lua,$(GEN)/%_lua.c,$(filter-out %/prelude.lua,\
+	$(wildcard $(1)/*.lua)))
 component_objs = $(patsubst %,$(BUILD)/%.o,$(basename \
 	$(call component_srcs,$(1)))) \
 	$(patsubst $(GEN)/%.c,$(BUILD)/gen/%.o,$(call component_lua,$(1)))
@@ -121,6 +122,16 @@ $(GEN)/%.pb-c.c $(GEN)/%.pb-c.h: proto/%.proto
 $(GEN)/%_lua.c: %.lua scripts/lua2c.sh
 	@mkdir -p $(dir $@)
 	scripts/lua2c.sh $< $(notdir $*)_lua > $@
+
+# A folder's prelude.lua (local functions its scripts share) is put in
+# front of each script of the folder; the rule with the shorter stem wins.
+define prelude_rules
+$(GEN)/$(1)/%_lua.c: $(1)/%.lua $(1)/prelude.lua scripts/lua2c.sh
+	@mkdir -p $$(dir $$@)
+	scripts/lua2c.sh $$< $$(notdir $$*)_lua $(1)/prelude.lua > $$@
+endef
+$(foreach d,$(patsubst %/prelude.lua,%,$(wildcard */prelude.lua)),\
+	$(eval $(call prelude_rules,$(d))))
 
 # Generated protobuf code is not ours to warn about beyond -Wall.
 $(BUILD)/gen/%.pb-c.o: $(GEN)/%.pb-c.c $(PROTO_H)

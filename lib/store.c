@@ -35,6 +35,7 @@ struct store {
 	char error[512];
 	int64_t rtt_us;
 	uint64_t reconnects;
+	size_t outstanding; /* replies of store_send not read yet */
 	struct store_script scripts[STORE_SCRIPTS_MAX];
 	int script_count;
 };
@@ -429,6 +430,75 @@ int store_pipeline(struct store *s, size_t count, const int *argcs,
 			 s->port, s->ctx ? s->ctx->errstr : "not connected");
 	}
 	return DN_ERR_REDIS;
+}
+
+/* Closes the connection after a failed half of a pipeline: the replies
+ * still outstanding on it can no longer be told apart. */
+static int split_failed(struct store *s, const char *what)
+{
+	snprintf(s->error, sizeof(s->error), "redis %s:%d: %s: %s", s->host,
+		 s->port, what, s->ctx ? s->ctx->errstr : "not connected");
+	if (s->ctx)
+		redisFree(s->ctx);
+	s->ctx = NULL;
+	s->outstanding = 0;
+	return DN_ERR_REDIS;
+}
+
+int store_send(struct store *s, size_t count, const int *argcs,
+	       const char *const *const *argvs, const size_t *const *lens)
+{
+	size_t i;
+	int done = 0;
+
+	if (count == 0)
+		return DN_OK;
+	/* A new connection only when nothing is owed on the old one. */
+	if (connection_broken(s) && (s->outstanding || reconnect(s)))
+		return split_failed(s, "cannot send");
+	for (i = 0; i < count; i++)
+		if (redisAppendCommandArgv(s->ctx, argcs[i],
+					   (const char **)argvs[i],
+					   lens ? lens[i] : NULL) != REDIS_OK)
+			return split_failed(s, "cannot send");
+	while (!done)
+		if (redisBufferWrite(s->ctx, &done) != REDIS_OK)
+			return split_failed(s, "cannot send");
+	s->outstanding += count;
+	s->error[0] = '\0';
+	return DN_OK;
+}
+
+int store_receive(struct store *s, size_t count, redisReply **replies)
+{
+	size_t i;
+	void *reply;
+
+	if (count == 0)
+		return DN_OK;
+	memset(replies, 0, count * sizeof(*replies));
+	if (connection_broken(s))
+		return split_failed(s, "connection lost");
+	if (count > s->outstanding)
+		return split_failed(s, "fewer replies outstanding than asked");
+	for (i = 0; i < count; i++) {
+		if (redisGetReply(s->ctx, &reply) != REDIS_OK) {
+			while (i > 0) {
+				freeReplyObject(replies[--i]);
+				replies[i] = NULL;
+			}
+			return split_failed(s, "cannot read the replies");
+		}
+		replies[i] = reply;
+	}
+	s->outstanding -= count;
+	s->error[0] = '\0';
+	return DN_OK;
+}
+
+size_t store_outstanding(const struct store *s)
+{
+	return s->outstanding;
 }
 
 int store_script_add(struct store *s, const char *name, const char *source)

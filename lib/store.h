@@ -73,6 +73,26 @@ int store_pipeline(struct store *s, size_t count, const int *argcs,
 		   redisReply **replies);
 
 /*
+ * Pipelining in two halves, so that the caller can work while Redis runs
+ * the commands: store_send writes count commands to the server and
+ * returns without waiting; store_receive reads the next count replies,
+ * in the order the commands were sent. More store_send calls may follow
+ * before the replies are read; no other call may use s while replies are
+ * outstanding. Nothing is sent again here: on any failure the connection
+ * is closed (the next call makes a new one), every outstanding reply is
+ * lost, and the caller sends again whatever it has no reply for, so the
+ * commands must be idempotent. Both return 0 or DN_ERR_REDIS with the
+ * reason in store_error; on error every replies[i] is NULL.
+ */
+int store_send(struct store *s, size_t count, const int *argcs,
+	       const char *const *const *argvs, const size_t *const *lens);
+
+int store_receive(struct store *s, size_t count, redisReply **replies);
+
+/* Replies sent for with store_send and not read yet. */
+size_t store_outstanding(const struct store *s);
+
+/*
  * Registers a Lua script under name; returns its index (>= 0) for
  * store_eval, or -1 if the table is full. source is borrowed and must
  * outlive the store (a string literal or generated constant).

@@ -30,7 +30,7 @@
 #define APPLY_PAYLOAD_MAX (256 * 1024)
 #define APPLY_TEXT_MAX	  1024 /* reply text compared with opt-out words */
 #define APPLY_CHUNK_MAX	  256  /* events of one partition per apply.lua call */
-#define APPLY_EVENT_KEYS  2    /* customer hash and seen-marker */
+#define APPLY_EVENT_KEYS  2    /* customer hash, seen-marker (messages) */
 #define APPLY_CALL_KEYS	  3    /* delay queue, leases, stats */
 #define APPLY_CALL_HEAD	  (4 + APPLY_CALL_KEYS) /* EVALSHA sha n, keys, now */
 #define APPLY_PLANS_MAX	  16 /* first actions remembered in one flush */
@@ -45,6 +45,7 @@ extern const char apply_lua[];
  */
 struct apply_event {
 	int32_t partition;
+	int keys; /* of argv's APPLY_EVENT_KEYS, those apply.lua gets */
 	int argc;
 	const char *argv[APPLY_ARGS_MAX];
 	size_t lens[APPLY_ARGS_MAX];
@@ -60,6 +61,7 @@ struct apply_event {
 /* The HMGET of a new invoice's customer, to plan the invoice: tz, sg,
  * oi and field ("i:<invoice id>"). */
 struct apply_lookup {
+	size_t event; /* index in the batch */
 	const char *argv[6];
 	char field[STATE_ID_MAX + 2];
 };
@@ -80,7 +82,7 @@ struct apply_plan {
 	int64_t first_ms; /* 0: nothing to plan */
 };
 
-/* One apply.lua call: count events of one partition, a->order[first..]. */
+/* One apply.lua call: count events of one partition, b->order[first..]. */
 struct apply_chunk {
 	int32_t partition;
 	size_t first, count;
@@ -91,6 +93,31 @@ struct apply_chunk {
 	size_t *lens;
 };
 
+/*
+ * Events applied together: filled by apply_add, then sent as one pipeline
+ * of calls whose replies are read while the next batch fills. Each batch
+ * owns the arguments of its calls until their replies are read.
+ */
+struct apply_batch {
+	struct apply_event *events;
+	size_t count;	 /* events */
+	size_t messages; /* messages given to apply_add, dead letters too */
+	int64_t now_ms;	 /* product clock at the send, for every event */
+	char now[24];
+	bool sent; /* its calls are on the wire, their replies unread */
+
+	/* Built by each send: events grouped by partition (order), the calls
+	 * (chunks) with their arguments (in argv and lens), and every reply
+	 * to free once the results are counted (replies). */
+	uint64_t *order;
+	struct apply_chunk *chunks;
+	size_t n_chunks;
+	const char **argv;
+	size_t *lens;
+	redisReply **replies;
+	size_t n_replies;
+};
+
 struct apply {
 	const struct config *cfg;
 	struct store *store;
@@ -98,23 +125,17 @@ struct apply {
 	const struct workflow *wf;
 	struct metrics *metrics;
 	char sha[41];
-	struct apply_event *events;
-	size_t count;
+
+	/* queued fills while flying, sent, waits for its replies. */
+	struct apply_batch batches[2];
+	struct apply_batch *queued, *flying;
+
+	/* The customers of the queued batch's new invoices (lookups) and
+	 * what Redis answered (found); plans made from them in one send. */
 	struct apply_lookup *lookups;
-	int64_t now_ms; /* product clock at the flush, for every event */
-	char now[24];
+	redisReply **found;
 	struct apply_plan plans[APPLY_PLANS_MAX];
 	size_t n_plans;
-
-	/* Built by each flush: events grouped by partition (order), the
-	 * calls (chunks) with their arguments (in argv and lens), and every
-	 * reply to free once the results are counted (replies). */
-	uint64_t *order;
-	struct apply_chunk *chunks;
-	const char **argv;
-	size_t *lens;
-	redisReply **replies;
-	size_t n_replies;
 
 	struct metric *applied, *duplicates, *dead_letters, *failed;
 };
@@ -202,9 +223,12 @@ static struct apply_event *event_begin(struct apply *a, int32_t partition,
 				       const char *event_id, const char *kind,
 				       const char *invoice_id)
 {
-	struct apply_event *ev = &a->events[a->count];
+	struct apply_event *ev = &a->queued->events[a->queued->count];
 
 	ev->partition = partition;
+	ev->keys = strcmp(kind, "status") == 0 || strcmp(kind, "reply") == 0
+			   ? APPLY_EVENT_KEYS
+			   : 1;
 	ev->argc = 0;
 	ev->used = 0;
 	ev->overflow = false;
@@ -644,35 +668,39 @@ static int script_sha(struct apply *a, char *err, size_t errlen)
 	return DN_OK;
 }
 
-struct apply *apply_new(const struct config *cfg, struct store *store,
-			struct kafka_producer *producer,
-			const struct workflow *wf, struct metrics *metrics,
-			char *err, size_t errlen)
+static int batch_init(struct apply_batch *b)
 {
 	/* Each event adds its count to its arguments; each call a head. */
 	size_t args = APPLY_BATCH_MAX * (APPLY_ARGS_MAX + 1 + APPLY_CALL_HEAD);
-	struct apply *a = calloc(1, sizeof(*a));
 
-	if (!a || !(a->events = calloc(APPLY_BATCH_MAX, sizeof(*a->events))) ||
-	    !(a->lookups = calloc(APPLY_BATCH_MAX, sizeof(*a->lookups))) ||
-	    !(a->order = calloc(APPLY_BATCH_MAX, sizeof(*a->order))) ||
-	    !(a->chunks = calloc(APPLY_BATCH_MAX, sizeof(*a->chunks))) ||
-	    !(a->argv = calloc(args, sizeof(*a->argv))) ||
-	    !(a->lens = calloc(args, sizeof(*a->lens))) ||
-	    !(a->replies = calloc(2 * APPLY_BATCH_MAX, sizeof(*a->replies)))) {
-		apply_free(a);
-		dn_fail(DN_ERR_NOMEM, err, errlen, "out of memory");
-		return NULL;
-	}
-	a->cfg = cfg;
-	a->store = store;
-	a->producer = producer;
-	a->wf = wf;
-	a->metrics = metrics;
-	if (script_sha(a, err, errlen)) {
-		apply_free(a);
-		return NULL;
-	}
+	b->events = calloc(APPLY_BATCH_MAX, sizeof(*b->events));
+	b->order = calloc(APPLY_BATCH_MAX, sizeof(*b->order));
+	b->chunks = calloc(APPLY_BATCH_MAX, sizeof(*b->chunks));
+	b->argv = calloc(args, sizeof(*b->argv));
+	b->lens = calloc(args, sizeof(*b->lens));
+	b->replies = calloc(2 * APPLY_BATCH_MAX, sizeof(*b->replies));
+	return b->events && b->order && b->chunks && b->argv && b->lens &&
+			       b->replies
+		       ? DN_OK
+		       : DN_ERR_NOMEM;
+}
+
+static void batch_release(struct apply_batch *b)
+{
+	size_t i;
+
+	for (i = 0; b->replies && i < b->n_replies; i++)
+		store_reply_free(b->replies[i]);
+	free(b->events);
+	free(b->order);
+	free(b->chunks);
+	free(b->argv);
+	free(b->lens);
+	free(b->replies);
+}
+
+static void apply_metrics(struct apply *a, struct metrics *metrics)
+{
 	a->applied = metrics_series(metrics, METRIC_COUNTER,
 				    "dunning_worker_events_applied_total",
 				    "events that changed state", NULL);
@@ -686,6 +714,34 @@ struct apply *apply_new(const struct config *cfg, struct store *store,
 	a->failed = metrics_series(metrics, METRIC_COUNTER,
 				   "dunning_worker_apply_errors_total",
 				   "script errors while applying events", NULL);
+}
+
+struct apply *apply_new(const struct config *cfg, struct store *store,
+			struct kafka_producer *producer,
+			const struct workflow *wf, struct metrics *metrics,
+			char *err, size_t errlen)
+{
+	struct apply *a = calloc(1, sizeof(*a));
+
+	if (!a || batch_init(&a->batches[0]) || batch_init(&a->batches[1]) ||
+	    !(a->lookups = calloc(APPLY_BATCH_MAX, sizeof(*a->lookups))) ||
+	    !(a->found = calloc(APPLY_BATCH_MAX, sizeof(*a->found)))) {
+		apply_free(a);
+		dn_fail(DN_ERR_NOMEM, err, errlen, "out of memory");
+		return NULL;
+	}
+	a->cfg = cfg;
+	a->store = store;
+	a->producer = producer;
+	a->wf = wf;
+	a->metrics = metrics;
+	a->queued = &a->batches[0];
+	a->flying = &a->batches[1];
+	if (script_sha(a, err, errlen)) {
+		apply_free(a);
+		return NULL;
+	}
+	apply_metrics(a, metrics);
 	return a;
 }
 
@@ -693,19 +749,16 @@ void apply_free(struct apply *a)
 {
 	if (!a)
 		return;
-	free(a->events);
+	batch_release(&a->batches[0]);
+	batch_release(&a->batches[1]);
 	free(a->lookups);
-	free(a->order);
-	free(a->chunks);
-	free(a->argv);
-	free(a->lens);
-	free(a->replies);
+	free(a->found);
 	free(a);
 }
 
 size_t apply_pending(const struct apply *a)
 {
-	return a->count;
+	return a->queued->count;
 }
 
 static int dead_letter(struct apply *a, const rd_kafka_message_t *msg,
@@ -755,7 +808,7 @@ static int decode(struct apply *a, const rd_kafka_message_t *msg,
 		rc = ledger_event(a, r, partition, e);
 		dunning__v1__ledger_event__free_unpacked(e, NULL);
 	}
-	if (!rc && a->events[a->count].overflow)
+	if (!rc && a->queued->events[a->queued->count].overflow)
 		return reject(r, "event fields exceed %d bytes in all",
 			      APPLY_CALL_BYTES);
 	return rc;
@@ -763,14 +816,16 @@ static int decode(struct apply *a, const rd_kafka_message_t *msg,
 
 int apply_add(struct apply *a, const rd_kafka_message_t *msg)
 {
+	struct apply_batch *b = a->queued;
 	struct reject r = { { 0 } };
 	struct apply_event *ev;
 
-	if (a->count >= APPLY_BATCH_MAX)
-		return DN_ERR_TOO_LARGE; /* the caller flushes first */
+	if (b->count >= APPLY_BATCH_MAX)
+		return DN_ERR_TOO_LARGE; /* the caller sends first */
+	b->messages++;
 	if (decode(a, msg, &r))
 		return dead_letter(a, msg, r.reason);
-	ev = &a->events[a->count++];
+	ev = &b->events[b->count++];
 	ev->queued_argc = ev->argc;
 	ev->queued_used = ev->used;
 	return DN_OK;
@@ -826,7 +881,7 @@ static uint32_t steps_applying(const struct workflow_tenant *t,
 
 /* The first action of ev's new invoice, due on due (YYYYMMDD), for a
  * customer in zone: a plan of this flush, else schedule_next's. */
-static const struct apply_plan *plan_find(struct apply *a,
+static const struct apply_plan *plan_find(struct apply *a, int64_t now_ms,
 					  const struct workflow_tenant *t,
 					  const struct apply_event *ev,
 					  const char *zone, const char *segment,
@@ -857,7 +912,7 @@ static const struct apply_plan *plan_find(struct apply *a,
 	facts.amount_minor = strtoll(ev->argv[ARG_AMOUNT], NULL, 10);
 	facts.currency = ev->argv[ARG_CURRENCY];
 	facts.segment = segment;
-	facts.now_ms = a->now_ms;
+	facts.now_ms = now_ms;
 	/* Steps already passed over are recorded by the timer: queued at now. */
 	plan->planned = schedule_next(t, &facts, &action, NULL, 0) == DN_OK &&
 			!action.expired_steps && !action.superseded_steps;
@@ -867,7 +922,7 @@ static const struct apply_plan *plan_find(struct apply *a,
 
 /* Appends to ev the first action of its new invoice for a customer in
  * zone and segment. */
-static void plan_event(struct apply *a, struct apply_event *ev,
+static void plan_event(struct apply *a, int64_t now_ms, struct apply_event *ev,
 		       const char *zone, const char *segment)
 {
 	const char *slash = strchr(ev->argv[ARG_CUSTOMER_KEY], '/');
@@ -879,56 +934,86 @@ static void plan_event(struct apply *a, struct apply_event *ev,
 	snprintf(tenant, sizeof(tenant), "%.*s",
 		 (int)(slash - ev->argv[ARG_CUSTOMER_KEY]),
 		 ev->argv[ARG_CUSTOMER_KEY]);
-	plan = plan_find(a, workflow_tenant(a->wf, tenant), ev, zone, segment,
-			 strtol(ev->argv[ARG_DUE], NULL, 10));
+	plan = plan_find(a, now_ms, workflow_tenant(a->wf, tenant), ev, zone,
+			 segment, strtol(ev->argv[ARG_DUE], NULL, 10));
 	if (plan->planned)
 		arg_int(ev, plan->first_ms);
 }
 
-/*
- * Plans the batch's new invoices of known customers: one pipeline of
- * HMGET, then schedule_next in C. Best effort: on any failure the
- * invoices are simply queued at now and the timer plans them.
- */
-static void plan_new_invoices(struct apply *a)
+/* The lookups of b's new invoices, built in a->lookups: one HMGET of
+ * the customer's tz, sg, oi and the invoice's record per event that may
+ * be planned. Returns how many. */
+static size_t lookups_build(struct apply *a, const struct apply_batch *b)
 {
 	static const char *const fields[] = { "tz", "sg", "oi" };
-	size_t idx[APPLY_BATCH_MAX], n = 0, i;
-	int argcs[APPLY_BATCH_MAX];
-	const char *const *argvs[APPLY_BATCH_MAX];
-	redisReply *replies[APPLY_BATCH_MAX];
+	size_t n = 0, i;
 
 	if (!a->wf)
-		return;
-	for (i = 0; i < a->count; i++)
-		if (event_plannable(&a->events[i]))
-			idx[n++] = i;
-	for (i = 0; i < n; i++) {
-		struct apply_event *ev = &a->events[idx[i]];
-		struct apply_lookup *l = &a->lookups[i];
+		return 0;
+	for (i = 0; i < b->count; i++) {
+		const struct apply_event *ev = &b->events[i];
+		struct apply_lookup *l = &a->lookups[n];
 
+		if (!event_plannable(ev))
+			continue;
+		l->event = i;
 		snprintf(l->field, sizeof(l->field), "i:%s",
 			 ev->argv[ARG_INVOICE]);
 		l->argv[0] = "HMGET";
 		l->argv[1] = ev->argv[ARG_CUSTOMER_HASH];
 		memcpy(&l->argv[2], fields, sizeof(fields));
 		l->argv[5] = l->field;
-		argvs[i] = l->argv;
+		n++;
+	}
+	return n;
+}
+
+/* Sends the n lookups without waiting for their replies. */
+static int lookups_send(struct apply *a, size_t n)
+{
+	int argcs[APPLY_BATCH_MAX];
+	const char *const *argvs[APPLY_BATCH_MAX];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		argvs[i] = a->lookups[i].argv;
 		argcs[i] = 6;
 	}
-	if (n == 0 || store_pipeline(a->store, n, argcs, argvs, NULL, replies))
-		return;
-	for (i = 0; i < n; i++) {
-		const char *zone = reply_text(replies[i], 0);
-		const char *opt_in = reply_text(replies[i], 2);
+	return n ? store_send(a->store, n, argcs, argvs, NULL) : DN_OK;
+}
 
-		/* Not planned: unknown customer, known invoice, opted out. */
-		if (zone && !reply_text(replies[i], 3) &&
-		    !(opt_in && strcmp(opt_in, "2") == 0))
-			plan_event(a, &a->events[idx[i]], zone,
-				   reply_text(replies[i], 1));
-		store_reply_free(replies[i]);
+static void lookups_free(struct apply *a, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		store_reply_free(a->found[i]);
+		a->found[i] = NULL;
 	}
+}
+
+/*
+ * Plans b's new invoices of known customers from the n replies in
+ * a->found, with schedule_next in C, and frees the replies. An invoice
+ * left unplanned (unknown customer, known invoice, opted out, replies
+ * missing) is queued at now by apply.lua, and the timer plans it.
+ */
+static void lookups_plan(struct apply *a, struct apply_batch *b, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const redisReply *r = a->found[i];
+		const char *zone = r ? reply_text(r, 0) : NULL;
+		const char *opt_in = zone ? reply_text(r, 2) : NULL;
+
+		if (zone && !reply_text(r, 3) &&
+		    !(opt_in && strcmp(opt_in, "2") == 0))
+			plan_event(a, b->now_ms,
+				   &b->events[a->lookups[i].event], zone,
+				   reply_text(r, 1));
+	}
+	lookups_free(a, n);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -943,10 +1028,10 @@ static int order_compare(const void *x, const void *y)
 	return (a > b) - (a < b);
 }
 
-/* The i-th event in partition order. */
-static struct apply_event *event_at(struct apply *a, size_t i)
+/* The i-th event of b in partition order. */
+static struct apply_event *event_at(const struct apply_batch *b, size_t i)
 {
-	return &a->events[a->order[i] & UINT32_MAX];
+	return &b->events[b->order[i] & UINT32_MAX];
 }
 
 static void push(struct apply_chunk *ch, const char *text, size_t len)
@@ -958,18 +1043,20 @@ static void push(struct apply_chunk *ch, const char *text, size_t len)
 /* Fills ch->argv (room for APPLY_CALL_HEAD, then APPLY_ARGS_MAX + 1 per
  * event) with its EVALSHA: the partition's keys, each event's keys, now,
  * then each event's count and arguments. */
-static void chunk_build(struct apply *a, struct apply_chunk *ch)
+static void chunk_build(const struct apply *a, struct apply_batch *b,
+			struct apply_chunk *ch)
 {
 	static const char *const suffixes[APPLY_CALL_KEYS] = { "q", "lease",
 							       "stats" };
-	size_t i;
+	size_t i, nkeys = APPLY_CALL_KEYS;
 	int k;
 
+	for (i = 0; i < ch->count; i++)
+		nkeys += (size_t)event_at(b, ch->first + i)->keys;
 	ch->argc = 0;
 	push(ch, "EVALSHA", 7);
 	push(ch, a->sha, 40);
-	snprintf(ch->nkeys, sizeof(ch->nkeys), "%zu",
-		 APPLY_CALL_KEYS + APPLY_EVENT_KEYS * ch->count);
+	snprintf(ch->nkeys, sizeof(ch->nkeys), "%zu", nkeys);
 	push(ch, ch->nkeys, strlen(ch->nkeys));
 	for (k = 0; k < APPLY_CALL_KEYS; k++) {
 		snprintf(ch->keys[k], sizeof(ch->keys[k]),
@@ -977,14 +1064,14 @@ static void chunk_build(struct apply *a, struct apply_chunk *ch)
 		push(ch, ch->keys[k], strlen(ch->keys[k]));
 	}
 	for (i = 0; i < ch->count; i++) {
-		struct apply_event *ev = event_at(a, ch->first + i);
+		struct apply_event *ev = event_at(b, ch->first + i);
 
-		for (k = 0; k < APPLY_EVENT_KEYS; k++)
+		for (k = 0; k < ev->keys; k++)
 			push(ch, ev->argv[k], ev->lens[k]);
 	}
-	push(ch, a->now, strlen(a->now));
+	push(ch, b->now, strlen(b->now));
 	for (i = 0; i < ch->count; i++) {
-		struct apply_event *ev = event_at(a, ch->first + i);
+		struct apply_event *ev = event_at(b, ch->first + i);
 
 		snprintf(ev->count, sizeof(ev->count), "%d",
 			 ev->argc - APPLY_EVENT_KEYS);
@@ -995,34 +1082,33 @@ static void chunk_build(struct apply *a, struct apply_chunk *ch)
 }
 
 /*
- * Orders the queued events by partition and cuts them into calls of at
- * most APPLY_CHUNK_MAX events of one partition, each built into a->chunks.
- * Returns the number of calls.
+ * Orders b's events by partition and cuts them into calls of at most
+ * APPLY_CHUNK_MAX events of one partition, each built into b->chunks.
  */
-static size_t chunks_build(struct apply *a)
+static void chunks_build(const struct apply *a, struct apply_batch *b)
 {
-	size_t i, end, n = 0, used = 0;
+	size_t i, end, used = 0;
 
-	for (i = 0; i < a->count; i++)
-		a->order[i] =
-			(uint64_t)(uint32_t)a->events[i].partition << 32 | i;
-	qsort(a->order, a->count, sizeof(*a->order), order_compare);
-	for (i = 0; i < a->count; i = end) {
-		struct apply_chunk *ch = &a->chunks[n++];
+	for (i = 0; i < b->count; i++)
+		b->order[i] =
+			(uint64_t)(uint32_t)b->events[i].partition << 32 | i;
+	qsort(b->order, b->count, sizeof(*b->order), order_compare);
+	b->n_chunks = 0;
+	for (i = 0; i < b->count; i = end) {
+		struct apply_chunk *ch = &b->chunks[b->n_chunks++];
 
-		ch->partition = event_at(a, i)->partition;
-		for (end = i + 1; end < a->count && end - i < APPLY_CHUNK_MAX &&
-				  event_at(a, end)->partition == ch->partition;
+		ch->partition = event_at(b, i)->partition;
+		for (end = i + 1; end < b->count && end - i < APPLY_CHUNK_MAX &&
+				  event_at(b, end)->partition == ch->partition;
 		     end++)
 			;
 		ch->first = i;
 		ch->count = end - i;
-		ch->argv = a->argv + used;
-		ch->lens = a->lens + used;
-		chunk_build(a, ch);
+		ch->argv = b->argv + used;
+		ch->lens = b->lens + used;
+		chunk_build(a, b, ch);
 		used += (size_t)ch->argc;
 	}
-	return n;
 }
 
 static bool is_noscript(const redisReply *reply)
@@ -1046,15 +1132,16 @@ static redisReply *call_alone(struct apply *a, const struct apply_chunk *ch)
 	return reply;
 }
 
-/* Keeps reply until the results are counted. */
-static void keep(struct apply *a, redisReply *reply)
+/* Keeps reply until the results of b are counted. */
+static void keep(struct apply_batch *b, redisReply *reply)
 {
-	a->replies[a->n_replies++] = reply;
+	b->replies[b->n_replies++] = reply;
 }
 
 /* Applies the i-th event of ch in a call of its own. Returns 0 or
  * DN_ERR_REDIS when Redis gave no answer. */
-static int event_alone(struct apply *a, const struct apply_chunk *ch, size_t i)
+static int event_alone(struct apply *a, struct apply_batch *b,
+		       const struct apply_chunk *ch, size_t i)
 {
 	const char *argv[APPLY_CALL_HEAD + APPLY_ARGS_MAX + 1];
 	size_t lens[APPLY_CALL_HEAD + APPLY_ARGS_MAX + 1];
@@ -1066,16 +1153,22 @@ static int event_alone(struct apply *a, const struct apply_chunk *ch, size_t i)
 	one.count = 1;
 	one.argv = argv;
 	one.lens = lens;
-	chunk_build(a, &one);
+	chunk_build(a, b, &one);
 	reply = call_alone(a, &one);
 	if (!reply)
 		return DN_ERR_REDIS;
-	keep(a, reply);
-	event_at(a, one.first)->result =
+	keep(b, reply);
+	event_at(b, one.first)->result =
 		reply->type == REDIS_REPLY_ARRAY && reply->elements == 1
 			? reply->element[0]
 			: reply;
 	return DN_OK;
+}
+
+/* Whether reply gives each event of ch its result. */
+static bool chunk_whole(const struct apply_chunk *ch, const redisReply *reply)
+{
+	return reply->type == REDIS_REPLY_ARRAY && reply->elements == ch->count;
 }
 
 /*
@@ -1086,8 +1179,8 @@ static int event_alone(struct apply *a, const struct apply_chunk *ch, size_t i)
  * applied before the failure: applied again they count as duplicates.
  * Returns 0 or DN_ERR_REDIS when Redis gave no answer.
  */
-static int chunk_settle(struct apply *a, const struct apply_chunk *ch,
-			redisReply *reply)
+static int chunk_settle(struct apply *a, struct apply_batch *b,
+			const struct apply_chunk *ch, redisReply *reply)
 {
 	size_t i;
 	int err = DN_OK;
@@ -1098,10 +1191,10 @@ static int chunk_settle(struct apply *a, const struct apply_chunk *ch,
 	}
 	if (!reply)
 		return DN_ERR_REDIS;
-	keep(a, reply);
-	if (reply->type == REDIS_REPLY_ARRAY && reply->elements == ch->count) {
+	keep(b, reply);
+	if (chunk_whole(ch, reply)) {
 		for (i = 0; i < ch->count; i++)
-			event_at(a, ch->first + i)->result = reply->element[i];
+			event_at(b, ch->first + i)->result = reply->element[i];
 		return DN_OK;
 	}
 	metric_add(a->failed, 1);
@@ -1112,7 +1205,7 @@ static int chunk_settle(struct apply *a, const struct apply_chunk *ch,
 		  reply->type == REDIS_REPLY_ERROR ? reply->str
 						   : "unexpected reply");
 	for (i = 0; i < ch->count && !err; i++)
-		err = event_alone(a, ch, i);
+		err = event_alone(a, b, ch, i);
 	return err;
 }
 
@@ -1133,66 +1226,226 @@ static void count_result(struct apply *a, const struct apply_event *ev)
 	}
 }
 
-/* Runs the calls as one pipeline and gives every event its result.
- * Returns 0 or DN_ERR_REDIS with nothing counted. */
-static int calls_run(struct apply *a, size_t n)
+/* ---------------------------------------------------------------------- */
+/* Batches                                                                  */
+
+/* Back to b's events as queued, before planning: a batch sent again plans
+ * again, at its own instant. */
+static void batch_reset(struct apply_batch *b)
+{
+	size_t i;
+
+	b->now_ms = clock_now_ms();
+	snprintf(b->now, sizeof(b->now), "%" PRId64, b->now_ms);
+	for (i = 0; i < b->count; i++) {
+		b->events[i].argc = b->events[i].queued_argc;
+		b->events[i].used = b->events[i].queued_used;
+		b->events[i].overflow = false;
+		b->events[i].result = NULL;
+	}
+}
+
+/* Empties b once its results are counted (or it is to be sent again). */
+static void batch_done(struct apply_batch *b, bool applied)
+{
+	size_t i;
+
+	for (i = 0; i < b->n_replies; i++)
+		store_reply_free(b->replies[i]);
+	b->n_replies = 0;
+	b->sent = false;
+	if (applied) {
+		b->count = 0;
+		b->messages = 0;
+	}
+}
+
+/* Fetches the n lookups at once, nothing else being outstanding. */
+static int lookups_fetch(struct apply *a, size_t n)
+{
+	if (lookups_send(a, n))
+		return DN_ERR_REDIS;
+	return store_receive(a->store, n, a->found);
+}
+
+/* Plans b's new invoices from the n lookups in a->found, then sends its
+ * calls without waiting for them. */
+static int batch_send(struct apply *a, struct apply_batch *b, size_t n)
 {
 	int argcs[APPLY_BATCH_MAX];
 	const char *const *argvs[APPLY_BATCH_MAX];
 	const size_t *lens[APPLY_BATCH_MAX];
-	redisReply *replies[APPLY_BATCH_MAX];
+	size_t i;
+
+	a->n_plans = 0;
+	lookups_plan(a, b, n);
+	chunks_build(a, b);
+	for (i = 0; i < b->n_chunks; i++) {
+		argcs[i] = b->chunks[i].argc;
+		argvs[i] = b->chunks[i].argv;
+		lens[i] = b->chunks[i].lens;
+	}
+	if (store_send(a->store, b->n_chunks, argcs, argvs, lens))
+		return DN_ERR_REDIS;
+	b->sent = true;
+	return DN_OK;
+}
+
+/* Reads the replies of b's calls into replies, then those of n lookups
+ * sent after them into a->found. */
+static int batch_receive(struct apply *a, struct apply_batch *b, size_t n,
+			 redisReply **replies)
+{
+	size_t i;
+
+	b->sent = false;
+	if (store_receive(a->store, b->n_chunks, replies))
+		return DN_ERR_REDIS;
+	if (store_receive(a->store, n, a->found) == DN_OK)
+		return DN_OK;
+	for (i = 0; i < b->n_chunks; i++)
+		store_reply_free(replies[i]);
+	return DN_ERR_REDIS;
+}
+
+/*
+ * Gives every event of b its result from replies (b->n_chunks of them,
+ * which it takes) and counts them; *whole tells whether every call was
+ * applied as sent, nothing made again. Returns 0, the batch emptied, or
+ * DN_ERR_REDIS with b kept to be applied again.
+ */
+static int batch_settle(struct apply *a, struct apply_batch *b,
+			redisReply **replies, bool *whole)
+{
 	size_t i;
 	int err = DN_OK;
 
-	for (i = 0; i < n; i++) {
-		argcs[i] = a->chunks[i].argc;
-		argvs[i] = a->chunks[i].argv;
-		lens[i] = a->chunks[i].lens;
-	}
-	if (store_pipeline(a->store, n, argcs, argvs, lens, replies))
-		return DN_ERR_REDIS;
-	for (i = 0; i < n; i++) {
-		if (err)
+	*whole = true;
+	for (i = 0; i < b->n_chunks; i++) {
+		if (err) {
 			store_reply_free(replies[i]);
-		else
-			err = chunk_settle(a, &a->chunks[i], replies[i]);
+			continue;
+		}
+		if (!chunk_whole(&b->chunks[i], replies[i]))
+			*whole = false;
+		err = chunk_settle(a, b, &b->chunks[i], replies[i]);
 	}
+	if (!err)
+		for (i = 0; i < b->count; i++)
+			count_result(a, &b->events[i]);
+	batch_done(b, err == DN_OK);
 	return err;
+}
+
+/* Applies b and waits for it, nothing else being outstanding. */
+static int batch_run(struct apply *a, struct apply_batch *b)
+{
+	redisReply *replies[APPLY_BATCH_MAX];
+	bool whole;
+	size_t n;
+
+	batch_reset(b);
+	n = lookups_build(a, b);
+	if (lookups_fetch(a, n) || batch_send(a, b, n) ||
+	    batch_receive(a, b, 0, replies)) {
+		b->sent = false;
+		return DN_ERR_REDIS;
+	}
+	return batch_settle(a, b, replies, &whole);
+}
+
+/*
+ * Reads the replies of the batch in flight, then of the n lookups sent
+ * behind it, and counts its results. A call made again after its reply
+ * (one event at a time, or after loading the script) ran after the
+ * lookups, which may then have read state older than it: they are made
+ * again.
+ */
+static int flying_collect(struct apply *a, size_t n)
+{
+	redisReply *replies[APPLY_BATCH_MAX];
+	bool whole;
+
+	if (batch_receive(a, a->flying, n, replies))
+		return DN_ERR_REDIS;
+	if (batch_settle(a, a->flying, replies, &whole)) {
+		lookups_free(a, n);
+		return DN_ERR_REDIS;
+	}
+	if (whole || n == 0)
+		return DN_OK;
+	lookups_free(a, n);
+	return lookups_fetch(a, n);
+}
+
+/*
+ * Sends the queued batch with its plans, without waiting, after
+ * collecting the batch in flight if any; the queued batch then flies.
+ * The lookups that plan the queued batch go out before the flying batch
+ * is collected, so that Redis runs them right after it.
+ */
+static int queued_send(struct apply *a)
+{
+	struct apply_batch *b = a->queued;
+	size_t n;
+
+	batch_reset(b);
+	n = lookups_build(a, b);
+	if (lookups_send(a, n))
+		goto lost;
+	if (a->flying->sent ? flying_collect(a, n)
+			    : store_receive(a->store, n, a->found))
+		goto lost;
+	if (batch_send(a, b, n))
+		goto lost;
+	a->queued = a->flying;
+	a->flying = b;
+	return DN_OK;
+
+lost:
+	/* The connection is gone with every reply it owed. */
+	a->flying->sent = false;
+	return DN_ERR_REDIS;
+}
+
+int apply_send(struct apply *a, size_t *done, char *err, size_t errlen)
+{
+	size_t messages = a->flying->messages;
+
+	*done = 0;
+	if (messages && !a->flying->sent) {
+		/* Applied again after a failure: wait for everything. */
+		messages += a->queued->messages;
+		if (apply_flush(a, err, errlen))
+			return DN_ERR_REDIS;
+		*done = messages;
+		return DN_OK;
+	}
+	if (queued_send(a))
+		return dn_fail(DN_ERR_REDIS, err, errlen,
+			       "cannot apply %zu events: %s",
+			       a->queued->count + a->flying->count,
+			       store_error(a->store));
+	*done = messages;
+	return DN_OK;
 }
 
 int apply_flush(struct apply *a, char *err, size_t errlen)
 {
-	size_t i;
-	int rc;
+	struct apply_batch *f = a->flying, *q = a->queued;
+	int rc = DN_OK;
 
-	if (a->count == 0)
-		return DN_OK;
-
-	/* A flush tried again plans again, at its own instant: back to the
-	 * events as queued. */
-	a->now_ms = clock_now_ms();
-	snprintf(a->now, sizeof(a->now), "%" PRId64, a->now_ms);
-	a->n_plans = 0;
-	for (i = 0; i < a->count; i++) {
-		a->events[i].argc = a->events[i].queued_argc;
-		a->events[i].used = a->events[i].queued_used;
-		a->events[i].overflow = false;
-		a->events[i].result = NULL;
-	}
-	plan_new_invoices(a);
-
-	a->n_replies = 0;
-	rc = calls_run(a, chunks_build(a));
-	if (rc == DN_OK)
-		for (i = 0; i < a->count; i++)
-			count_result(a, &a->events[i]);
-	for (i = 0; i < a->n_replies; i++)
-		store_reply_free(a->replies[i]);
-	a->n_replies = 0;
+	if (f->sent)
+		rc = flying_collect(a, 0);
+	else if (f->count)
+		rc = batch_run(a, f);
+	if (rc == DN_OK && q->count)
+		rc = batch_run(a, q);
 	if (rc)
 		return dn_fail(DN_ERR_REDIS, err, errlen,
-			       "cannot apply %zu events: %s", a->count,
-			       store_error(a->store));
-	a->count = 0;
+			       "cannot apply %zu events: %s",
+			       f->count + q->count, store_error(a->store));
+	f->messages = 0;
+	q->messages = 0;
 	return DN_OK;
 }

@@ -16,9 +16,9 @@
 -- event (what it changed before the error stays, as it would have) and
 -- the next one is applied all the same.
 --
--- KEYS[1] delay queue, KEYS[2] leases, KEYS[3] partition stats, then two
--- keys per event: its customer hash and its seen-marker (used by message
--- events only).
+-- KEYS[1] delay queue, KEYS[2] leases, KEYS[3] partition stats, then per
+-- event its customer hash, and for a message event (kinds in SEEN_KINDS)
+-- its seen-marker: a ledger event declares no key it does not use.
 -- ARGV[1] now on the product clock (ms), then per event in the order of
 -- its keys a count n and n arguments: kind, customer key
 -- "tenant/customer", invoice id (or ""), then the parameters of the
@@ -28,26 +28,15 @@
 -- Returns an array with one result per event: 1 when the event changed
 -- state, 0 for a duplicate or stale one, or an error.
 
+-- split comes from prelude.lua, put in front of this script at build time.
+
 local queue, leases, stats = KEYS[1], KEYS[2], KEYS[3]
 local now = tonumber(ARGV[1])
+local now_text = ARGV[1] -- as Redis takes it, without a conversion
 -- The event being applied, set by the loop at the end for each event.
 local cust, seen_key, kind, ckey, inv
 local SEP = '\31'
 local HISTORY_MAX = 24
-
-local function split(s, sep)
-	local out = {}
-	local from = 1
-	while true do
-		local at = string.find(s, sep, from, true)
-		if not at then
-			out[#out + 1] = string.sub(s, from)
-			return out
-		end
-		out[#out + 1] = string.sub(s, from, at - 1)
-		from = at + #sep
-	end
-end
 
 -- Versions are decimal int64 text: compare without losing precision.
 local function vcmp(a, b)
@@ -55,8 +44,6 @@ local function vcmp(a, b)
 	if a == b then return 0 end
 	return a < b and -1 or 1
 end
-
-local function int(n) return string.format('%d', n) end
 
 -- An invoice from its packed record (nil when there is none).
 local function unpack_invoice(raw)
@@ -87,19 +74,34 @@ local function history(id, line)
 	local field = 'h:' .. id
 	local old = redis.call('HGET', cust, field)
 	local lines = old and split(old, '\n') or {}
-	lines[#lines + 1] = int(now) .. ' ' .. line
+	lines[#lines + 1] = now_text .. ' ' .. line
 	while #lines > HISTORY_MAX do table.remove(lines, 1) end
 	redis.call('HSET', cust, field, table.concat(lines, '\n'))
 end
 
+-- First actions of new invoices as score, member pairs, added to the
+-- queue with one ZADD for the whole call instead of one per invoice. Any
+-- other use of the queue adds them first, so that each event sees the
+-- queue as the events before it left it.
+local firsts = {}
+local FIRSTS_MAX = 1024 -- values per ZADD, well under Lua's stack limit
+
+local function queue_firsts()
+	if #firsts == 0 then return end
+	redis.call('ZADD', queue, unpack(firsts))
+	firsts = {}
+end
+
 local function plan(id)
 	local member = ckey .. SEP .. id
-	redis.call('ZADD', queue, now, member)
+	queue_firsts()
+	redis.call('ZADD', queue, now_text, member)
 	redis.call('ZREM', leases, member)
 end
 
 local function unplan(id)
 	local member = ckey .. SEP .. id
+	queue_firsts()
 	redis.call('ZREM', queue, member)
 	redis.call('ZREM', leases, member)
 end
@@ -117,6 +119,7 @@ end
 -- was behind), the reminder it held is suppressed by this event, and is
 -- recorded so, like any suppression decided at fire time.
 local function unplan_due(id, reason)
+	queue_firsts()
 	local at = redis.call('ZSCORE', queue, ckey .. SEP .. id)
 	if at and tonumber(at) <= now then
 		bump('suppressed:' .. reason)
@@ -197,11 +200,40 @@ end
 -- currency, "1" when not dunnable, how to pay ("" for none), and for a new
 -- invoice its first action as the worker planned it from the customer's
 -- zone ("0": none; absent: queue it at now for the timer to plan).
+-- The usual event of a bulk import: a new invoice to remind, of a
+-- customer not opted out. Its record is written as invoice_upserted
+-- would write it (a stub made open, schedule version 1), from the
+-- arguments' text as they came, without a conversion of numbers.
+local function new_open_invoice(ver, due, amount, cur, how, first)
+	local record = 'o|' .. ver .. '|1|' .. due .. '|' .. amount .. '|' ..
+		cur .. '|0|0|0|'
+	if how ~= '' then
+		redis.call('HSET', cust, 'i:' .. inv, record, 'm:' .. inv, how)
+	else
+		redis.call('HSET', cust, 'i:' .. inv, record)
+	end
+	if first == '0' then
+		unplan(inv)
+	elseif first and first ~= '' then
+		firsts[#firsts + 1] = first
+		firsts[#firsts + 1] = ckey .. SEP .. inv
+		if #firsts >= FIRSTS_MAX then queue_firsts() end
+	else
+		plan(inv)
+	end
+	bump('invoices_opened')
+	return 1
+end
+
 local function invoice_upserted(ver, due, amount, cur, not_dunnable, how,
 				first)
+	local stored = redis.call('HMGET', cust, 'i:' .. inv, 'oi')
+	if not stored[1] and stored[2] ~= '2' and not_dunnable == '0' and
+	   due ~= '0' then
+		return new_open_invoice(ver, due, amount, cur, how, first)
+	end
 	due, amount = tonumber(due), tonumber(amount)
 	not_dunnable = not_dunnable == '1'
-	local stored = redis.call('HMGET', cust, 'i:' .. inv, 'oi')
 	local r = unpack_invoice(stored[1])
 	local opted_out = stored[2] == '2'
 	local new_invoice = r == nil
@@ -239,7 +271,9 @@ local function invoice_upserted(ver, due, amount, cur, not_dunnable, how,
 		if first == '0' then
 			unplan(inv)
 		elseif first and first ~= '' then
-			redis.call('ZADD', queue, first, ckey .. SEP .. inv)
+			firsts[#firsts + 1] = first
+			firsts[#firsts + 1] = ckey .. SEP .. inv
+			if #firsts >= FIRSTS_MAX then queue_firsts() end
 		elseif changed or was ~= 'o' then
 			plan(inv)
 		end
@@ -405,7 +439,7 @@ local function message_reply(_, stop, wa)
 	if not first_seen() then return 0 end
 	if wa ~= '' then redis.call('HSET', cust, 'wa', wa) end
 	bump('replied')
-	redis.call('HSET', cust, 'lr', int(now))
+	redis.call('HSET', cust, 'lr', now_text)
 	for _, pair in ipairs(open_invoices()) do
 		local id, r = pair[1], pair[2]
 		r.ua = 0
@@ -419,11 +453,14 @@ local function message_reply(_, stop, wa)
 		save(id, r)
 	end
 	if stop then
-		redis.call('HSET', cust, 'oi', '2', 'oo', int(now))
+		redis.call('HSET', cust, 'oi', '2', 'oo', now_text)
 		bump('opted_out')
 	end
 	return 1
 end
+
+-- Kinds of event that come with a seen-marker key.
+local SEEN_KINDS = {status = true, reply = true}
 
 local handlers = {
 	invoice = invoice_upserted, payment = payment_received,
@@ -441,10 +478,18 @@ end
 
 local results = {}
 local at = 2
-for i = 1, (#KEYS - 3) / 2 do
+local key = 4
+local i = 0
+while at <= #ARGV do
 	local n = tonumber(ARGV[at])
-	cust, seen_key = KEYS[2 + 2 * i], KEYS[3 + 2 * i]
+	i = i + 1
 	kind, ckey, inv = ARGV[at + 1], ARGV[at + 2], ARGV[at + 3]
+	cust, seen_key = KEYS[key], nil
+	key = key + 1
+	if SEEN_KINDS[kind] then
+		seen_key = KEYS[key]
+		key = key + 1
+	end
 
 	local handler = handlers[kind]
 	if not handler then
@@ -455,5 +500,6 @@ for i = 1, (#KEYS - 3) / 2 do
 	end
 	at = at + n + 1
 end
+queue_firsts()
 for field, by in pairs(counts) do redis.call('HINCRBY', stats, field, by) end
 return results

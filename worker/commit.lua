@@ -28,6 +28,8 @@
 -- 's' (sent), 'r' (sent, counts as a reminder) or 'f' (final sent).
 -- Returns the number of invoices updated.
 
+-- split comes from prelude.lua, put in front of this script at build time.
+
 local queue, leases, stats = KEYS[1], KEYS[2], KEYS[3]
 local now = tonumber(ARGV[1])
 local units = tonumber(ARGV[2])
@@ -35,20 +37,6 @@ local SEP = '\31'
 local HISTORY_MAX = 24
 local SENDS_MAX = 16
 local CHUNK = 512 -- members per ZADD/ZREM, well under Lua's stack limit
-
-local function split(s, sep)
-	local out = {}
-	local from = 1
-	while true do
-		local at = string.find(s, sep, from, true)
-		if not at then
-			out[#out + 1] = string.sub(s, from)
-			return out
-		end
-		out[#out + 1] = string.sub(s, from, at - 1)
-		from = at + #sep
-	end
-end
 
 local function int(x) return string.format('%d', x) end
 

@@ -75,8 +75,9 @@ struct engine {
 	struct kafka_producer *dead_letters;
 	struct store *apply_store;
 	struct apply *apply;
-	rd_kafka_message_t **pending;
+	rd_kafka_message_t **pending; /* read, offsets not stored, in order */
 	size_t n_pending, apply_batch;
+	size_t n_flying; /* the first of them, sent to Redis */
 	bool dead_lettered;
 
 	/* Timer side: threads of their own. */
@@ -147,12 +148,40 @@ static int topic_index(const struct engine *e, const char *name)
 	return -1;
 }
 
-/* Applies the pending events, retrying while Redis is away, then stores
- * their offsets. Returns 0, or DN_ERR_UNAVAILABLE if asked to stop first. */
+/* Stores the offsets of the first done pending messages, whose events
+ * are applied, once the broker has every dead letter. */
+static void pending_store(struct engine *e, size_t done)
+{
+	size_t i;
+
+	if (done == 0)
+		return;
+	if (e->dead_lettered &&
+	    kafka_producer_flush(e->dead_letters, 10000) != DN_OK)
+		log_error("KAFKA", "dead letters not acknowledged in 10 s");
+	e->dead_lettered = false;
+	for (i = 0; i < done; i++) {
+		rd_kafka_message_t *msg = e->pending[i];
+
+		kafka_consumer_store(e->consumer, msg);
+		catchup_applied(e->catchup,
+				topic_index(e, kafka_message_topic(msg)),
+				kafka_message_partition(msg),
+				kafka_message_offset(msg));
+		kafka_message_free(msg);
+	}
+	e->n_pending -= done;
+	memmove(e->pending, e->pending + done,
+		e->n_pending * sizeof(*e->pending));
+	e->n_flying = e->n_flying > done ? e->n_flying - done : 0;
+}
+
+/* Applies every pending event, in flight or not, retrying while Redis is
+ * away, then stores their offsets. Returns 0, or DN_ERR_UNAVAILABLE if
+ * asked to stop first. */
 static int pending_flush(struct engine *e)
 {
 	char err[512];
-	size_t i;
 	int backoff = 50;
 
 	while (apply_flush(e->apply, err, sizeof(err))) {
@@ -163,21 +192,26 @@ static int pending_flush(struct engine *e)
 		sleep_ms(backoff);
 		backoff = backoff < 1000 ? backoff * 2 : 1000;
 	}
-	if (e->dead_lettered &&
-	    kafka_producer_flush(e->dead_letters, 10000) != DN_OK)
-		log_error("KAFKA", "dead letters not acknowledged in 10 s");
-	e->dead_lettered = false;
-	for (i = 0; i < e->n_pending; i++) {
-		rd_kafka_message_t *msg = e->pending[i];
+	pending_store(e, e->n_pending);
+	e->n_flying = 0;
+	return DN_OK;
+}
 
-		kafka_consumer_store(e->consumer, msg);
-		catchup_applied(e->catchup,
-				topic_index(e, kafka_message_topic(msg)),
-				kafka_message_partition(msg),
-				kafka_message_offset(msg));
-		kafka_message_free(msg);
+/* Sends the events read since the last send to Redis and stores the
+ * offsets of the batch sent before, now applied; the next batch is read
+ * while Redis applies this one. On failure, falls back to pending_flush. */
+static int pending_send(struct engine *e)
+{
+	char err[512];
+	size_t done;
+
+	if (apply_send(e->apply, &done, err, sizeof(err))) {
+		atomic_store(&e->last_redis_error_ms, clock_real_now_ms());
+		log_error("REDIS", "%s; retrying", err);
+		return pending_flush(e);
 	}
-	e->n_pending = 0;
+	pending_store(e, done);
+	e->n_flying = e->n_pending;
 	return DN_OK;
 }
 
@@ -260,23 +294,35 @@ static int ask_backlog(void *ctx, int topic, int32_t partition, int64_t *from,
 				      end, err, errlen);
 }
 
+/*
+ * Reads messages into batches of up to apply_batch, sent when full, after
+ * ENGINE_FLUSH_EVERY_MS, or when nothing more is waiting. A batch sent is
+ * applied by Redis while the next one is read; once nothing more comes,
+ * the batch in flight is waited for and its offsets stored.
+ */
 static int consume(struct engine *e)
 {
-	int64_t last_flush = clock_real_now_ms();
+	int64_t last_send = clock_real_now_ms();
 
 	while (!shutdown_requested()) {
 		rd_kafka_message_t *msg =
 			kafka_consumer_poll(e->consumer, e->n_pending ? 0 : 50);
+		size_t queued;
 
 		if (msg)
 			pending_add(e, msg);
-		if (e->n_pending == 0 ||
-		    (msg && e->n_pending < e->apply_batch &&
-		     clock_real_now_ms() - last_flush < ENGINE_FLUSH_EVERY_MS))
+		queued = e->n_pending - e->n_flying;
+		if (queued == 0) {
+			if (!msg && e->n_flying && pending_flush(e))
+				break;
 			continue;
-		if (pending_flush(e))
+		}
+		if (msg && queued < e->apply_batch &&
+		    clock_real_now_ms() - last_send < ENGINE_FLUSH_EVERY_MS)
+			continue;
+		if (pending_send(e))
 			break;
-		last_flush = clock_real_now_ms();
+		last_send = clock_real_now_ms();
 	}
 	return pending_flush(e) == DN_OK ? DN_OK : DN_ERR_REDIS;
 }
@@ -527,7 +573,7 @@ struct engine *engine_new(const struct config *cfg, const struct workflow *wf,
 	e->poll_ms = (int)config_int(cfg, "DUNNING_WORKER_POLL_MS");
 	e->apply_batch = (size_t)config_int(cfg, "DUNNING_WORKER_APPLY_BATCH");
 	e->metrics = metrics_new();
-	e->pending = calloc(e->apply_batch + 1, sizeof(*e->pending));
+	e->pending = calloc(2 * e->apply_batch + 1, sizeof(*e->pending));
 	if (!e->metrics || !e->pending) {
 		dn_fail(DN_ERR_NOMEM, err, errlen, "out of memory");
 		goto fail;

@@ -1,10 +1,15 @@
-/* test_worker_apply.c: the consumer's batches through apply_add and
- * apply_flush on a real Redis: the events of many customers in one flush,
- * new invoices planned each by its own steps' conditions, more events of
- * one partition than one call takes, duplicates within a flush, a bad
- * event amid good ones, a call that fails as a whole and a server that
- * lost the script. Each test reads back what it produced from the broker,
- * so that it controls exactly which events share a flush. */
+/* test_worker_apply.c: the consumer's batches through apply_add,
+ * apply_send and apply_flush on a real Redis: the events of many
+ * customers in one flush, new invoices planned each by its own steps'
+ * conditions, more events of one partition than one call takes,
+ * duplicates within a flush, a bad event amid good ones, a call that fails
+ * as a whole, a server that lost the script, and a batch in flight while
+ * the next is queued: reported applied only once it is, and neither lost
+ * nor applied twice when the connection drops under it; new invoices
+ * written by apply.lua's short way as by its general one, and events seeing
+ * the entries of new invoices before them in their call. Each test reads
+ * back what it produced from the broker, so that it controls exactly
+ * which events share a batch. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "worker_harness.h"
 
@@ -56,7 +61,7 @@ struct batch {
 	int64_t applied, duplicates, failed;
 };
 
-static struct batch b;
+static struct batch b, b2;
 
 static void batch_release(struct batch *batch)
 {
@@ -74,6 +79,8 @@ static int setup(void **state)
 	FILE *out;
 
 	(void)state;
+	signal(SIGPIPE, SIG_IGN); /* as the worker: a write to a closed
+				     connection is an error, not death */
 	wh_run_init(&run, START, 1, 8, 5000);
 	snprintf(url, sizeof(url), "%s/%d", getenv("DUNNING_REDIS_URL"),
 		 run.db);
@@ -106,6 +113,7 @@ static int teardown(void **state)
 {
 	(void)state;
 	batch_release(&b);
+	batch_release(&b2);
 	kafka_consumer_free(consumer);
 	apply_free(apply);
 	workflow_free(wf);
@@ -147,6 +155,15 @@ static void batch_read(struct batch *batch, const char *tenant, size_t n)
 			kafka_message_free(m);
 	}
 	assert_int_equal(batch->n, n);
+}
+
+/* Gives every message of batch to apply_add of to. */
+static void batch_add_to(struct apply *to, const struct batch *batch)
+{
+	size_t i;
+
+	for (i = 0; i < batch->n; i++)
+		assert_int_equal(apply_add(to, batch->msgs[i]), 0);
 }
 
 /* Applies every message of batch in one flush and counts what it did. */
@@ -466,6 +483,311 @@ static void test_script_lost_by_the_server_is_loaded_again(void **state)
 	batch_release(&b);
 }
 
+/* Known, opted-in customers c0 .. c<n - 1> of tenant, applied. */
+static void customers_known(const char *tenant, int n)
+{
+	char customer[32];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(customer, sizeof(customer), "c%d", i);
+		opted_in(tenant, customer);
+	}
+	batch_read(&b, tenant, (size_t)n);
+	batch_apply(&b);
+	assert_int_equal(b.applied, n);
+	batch_release(&b);
+}
+
+/* One new invoice named invoice, due on 9 March, per customer c0 .. c<n - 1>. */
+static void invoices_of(const char *tenant, const char *invoice, int n)
+{
+	char customer[32];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(customer, sizeof(customer), "c%d", i);
+		wh_invoice(&run, tenant, customer, invoice, 1, 2026, 3, 9,
+			   50000);
+	}
+}
+
+/*
+ * A batch sent is reported applied only by the next send, once its
+ * results are in: then every event of it is in Redis, planned, while the
+ * batch sent after it is not reported.
+ */
+static void test_send_reports_a_batch_once_applied(void **state)
+{
+	int64_t applied = counter("dunning_worker_events_applied_total");
+	char tenant[64], customer[32], err[512];
+	size_t done = 99;
+	int i;
+
+	(void)state;
+	testenv_unique("send", tenant, sizeof(tenant));
+	customers_known(tenant, 20);
+	invoices_of(tenant, "A", 20);
+	batch_read(&b, tenant, 20);
+	invoices_of(tenant, "B", 20);
+	batch_read(&b2, tenant, 20);
+
+	batch_add_to(apply, &b);
+	assert_int_equal(apply_send(apply, &done, err, sizeof(err)), 0);
+	assert_int_equal(done, 0);
+	assert_int_equal(apply_pending(apply), 0);
+	batch_add_to(apply, &b2);
+	assert_int_equal(apply_pending(apply), 20);
+	assert_int_equal(apply_send(apply, &done, err, sizeof(err)), 0);
+	assert_int_equal(done, 20);
+	for (i = 0; i < 20; i++) {
+		snprintf(customer, sizeof(customer), "c%d", i);
+		assert_string_equal(record_field(tenant, customer, "A", 0),
+				    "o");
+		assert_int_equal(wh_queue_score(&run, tenant, customer, "A"),
+				 wh_instant(NOTICE_MAR9));
+	}
+	if (apply_flush(apply, err, sizeof(err)))
+		fail_msg("flush: %s", err);
+	assert_int_equal(counter("dunning_worker_events_applied_total") -
+				 applied,
+			 20 + 40);
+	for (i = 0; i < 20; i++) {
+		snprintf(customer, sizeof(customer), "c%d", i);
+		assert_int_equal(wh_queue_score(&run, tenant, customer, "B"),
+				 wh_instant(NOTICE_MAR9));
+	}
+}
+
+/* The id of the connection apply uses, from Redis. */
+static long long apply_client_id(void)
+{
+	redisReply *r = store_commandf(store, "CLIENT ID");
+	long long id;
+
+	assert_non_null(r);
+	assert_int_equal(r->type, REDIS_REPLY_INTEGER);
+	id = r->integer;
+	store_reply_free(r);
+	return id;
+}
+
+/* Applies batch through an apply of its own, as if an earlier attempt
+ * had applied it in Redis and lost the replies. */
+static void batch_apply_elsewhere(const struct batch *batch)
+{
+	struct apply *other;
+	char err[512];
+
+	other = apply_new(run.cfg, store, run.producer, wf, metrics, err,
+			  sizeof(err));
+	assert_non_null(other);
+	batch_add_to(other, batch);
+	if (apply_flush(other, err, sizeof(err)))
+		fail_msg("flush: %s", err);
+	apply_free(other);
+}
+
+/*
+ * The connection is closed while a batch (invoices and partial payments,
+ * already applied in Redis by an earlier attempt whose replies were lost)
+ * is in flight and the next one (more payments, new invoices) is sent:
+ * nothing is reported applied, and once Redis answers again every event
+ * is applied exactly once: the batch in flight again, as duplicates, each
+ * payment counted once, each new invoice there.
+ */
+static void test_redis_failure_in_flight_loses_and_repeats_nothing(void **state)
+{
+	char tenant[64], customer[32], pay[48], id[32], err[512];
+	int64_t applied, duplicates, failed;
+	size_t done = 99;
+	int i, tries = 0;
+
+	(void)state;
+	testenv_unique("drop", tenant, sizeof(tenant));
+	customers_known(tenant, 10);
+	for (i = 0; i < 10; i++) {
+		snprintf(customer, sizeof(customer), "c%d", i);
+		wh_invoice(&run, tenant, customer, "A", 1, 2026, 3, 9, 50000);
+		snprintf(pay, sizeof(pay), "%s/1", customer);
+		wh_payment(&run, tenant, customer, "A", pay, 20000);
+	}
+	batch_read(&b, tenant, 20);
+	for (i = 0; i < 10; i++) {
+		snprintf(customer, sizeof(customer), "c%d", i);
+		snprintf(pay, sizeof(pay), "%s/2", customer);
+		wh_payment(&run, tenant, customer, "A", pay, 10000);
+		wh_invoice(&run, tenant, customer, "B", 1, 2026, 3, 9, 70000);
+	}
+	batch_read(&b2, tenant, 20);
+	batch_apply_elsewhere(&b);
+	applied = counter("dunning_worker_events_applied_total");
+	duplicates = counter("dunning_worker_events_duplicate_total");
+	failed = counter("dunning_worker_apply_errors_total");
+
+	/* Redis may apply the batch in flight before the connection goes,
+	 * or not: either way it is applied again, as duplicates. */
+	snprintf(id, sizeof(id), "%lld", apply_client_id());
+	batch_add_to(apply, &b);
+	assert_int_equal(apply_send(apply, &done, err, sizeof(err)), 0);
+	assert_int_equal(done, 0);
+	redis_run("CLIENT KILL ID %s", id);
+	batch_add_to(apply, &b2);
+	assert_int_not_equal(apply_send(apply, &done, err, sizeof(err)), 0);
+	assert_int_equal(done, 0);
+	while (apply_flush(apply, err, sizeof(err)))
+		assert_true(++tries < 3);
+	assert_int_equal(apply_pending(apply), 0);
+
+	assert_int_equal(counter("dunning_worker_apply_errors_total"), failed);
+	assert_int_equal(
+		counter("dunning_worker_events_applied_total") - applied, 20);
+	assert_int_equal(counter("dunning_worker_events_duplicate_total") -
+				 duplicates,
+			 20);
+	for (i = 0; i < 10; i++) {
+		snprintf(customer, sizeof(customer), "c%d", i);
+		assert_string_equal(record_field(tenant, customer, "A", 6),
+				    "30000");
+		assert_string_equal(record_field(tenant, customer, "B", 4),
+				    "70000");
+	}
+}
+
+/*
+ * The server lost the script under a batch in flight whose customers the
+ * next batch's new invoices belong to: the first batch is applied once
+ * the script is loaded again, and the next batch's invoices are planned
+ * from the customers it created, not queued for the timer as unknown.
+ */
+static void test_lookups_follow_a_batch_applied_again(void **state)
+{
+	char tenant[64], customer[32], err[512];
+	size_t done = 99;
+	int i;
+
+	(void)state;
+	testenv_unique("again", tenant, sizeof(tenant));
+	for (i = 0; i < 10; i++) {
+		snprintf(customer, sizeof(customer), "c%d", i);
+		opted_in(tenant, customer);
+	}
+	batch_read(&b, tenant, 10);
+	invoices_of(tenant, "A", 10);
+	batch_read(&b2, tenant, 10);
+
+	redis_run("SCRIPT %s", "FLUSH");
+	batch_add_to(apply, &b);
+	assert_int_equal(apply_send(apply, &done, err, sizeof(err)), 0);
+	batch_add_to(apply, &b2);
+	assert_int_equal(apply_send(apply, &done, err, sizeof(err)), 0);
+	assert_int_equal(done, 10);
+	if (apply_flush(apply, err, sizeof(err)))
+		fail_msg("flush: %s", err);
+	for (i = 0; i < 10; i++) {
+		snprintf(customer, sizeof(customer), "c%d", i);
+		assert_int_equal(wh_queue_score(&run, tenant, customer, "A"),
+				 wh_instant(NOTICE_MAR9));
+	}
+}
+
+/*
+ * A new invoice of a customer opted in takes apply.lua's short way, one of
+ * a customer opted out the general one: both write the same record.
+ */
+static void test_new_invoice_record_is_the_same_either_way(void **state)
+{
+	char tenant[64], *in, *out;
+
+	(void)state;
+	testenv_unique("rec", tenant, sizeof(tenant));
+	opted_in(tenant, "in");
+	wh_customer(&run, tenant, "out", "Europe/Madrid", "es-ES",
+		    DUNNING__V1__OPT_IN_STATUS__OPT_IN_STATUS_OPTED_OUT);
+	batch_read(&b, tenant, 2);
+	batch_apply(&b);
+	wh_invoice(&run, tenant, "in", "A", 3, 2026, 3, 9, 50000);
+	wh_invoice(&run, tenant, "out", "A", 3, 2026, 3, 9, 50000);
+	batch_read(&b, tenant, 2);
+	batch_apply(&b);
+	assert_int_equal(b.applied, 2);
+	in = customer_field(tenant, "in", "i:A");
+	out = customer_field(tenant, "out", "i:A");
+	assert_non_null(in);
+	assert_non_null(out);
+	assert_string_equal(in, "o|3|1|20260309|50000|EUR|0|0|0|");
+	assert_string_equal(in, out);
+	free(in);
+	free(out);
+	assert_int_equal(wh_queue_score(&run, tenant, "in", "A"),
+			 wh_instant(NOTICE_MAR9));
+}
+
+/*
+ * New invoices' entries are added to the queue at the end of their call,
+ * or before an event after them in the call uses the queue: a new invoice
+ * cancelled in the same call leaves no entry, and the others of the call
+ * keep their planned ones.
+ */
+static void test_events_after_a_new_invoice_see_its_entry(void **state)
+{
+	char tenant[64];
+
+	(void)state;
+	testenv_unique("seq", tenant, sizeof(tenant));
+	opted_in(tenant, "c");
+	batch_read(&b, tenant, 1);
+	batch_apply(&b);
+	wh_invoice(&run, tenant, "c", "A", 1, 2026, 3, 9, 50000);
+	wh_invoice(&run, tenant, "c", "B", 1, 2026, 3, 9, 50000);
+	wh_close(&run, tenant, "c", "A", 0);
+	wh_invoice(&run, tenant, "c", "C", 1, 2026, 3, 20, 50000);
+	batch_read(&b, tenant, 4);
+	batch_apply(&b);
+	assert_int_equal(b.applied, 4);
+	assert_int_equal(wh_queue_score(&run, tenant, "c", "A"), -1);
+	assert_string_equal(record_field(tenant, "c", "A", 0), "c");
+	assert_int_equal(wh_queue_score(&run, tenant, "c", "B"),
+			 wh_instant(NOTICE_MAR9));
+	assert_int_equal(wh_queue_score(&run, tenant, "c", "C"),
+			 wh_instant(NOTICE_MAR20));
+}
+
+/*
+ * The connection is closed under a batch that plans nothing (customers
+ * only): applying it again, with no lookup to send first, connects again
+ * all the same.
+ */
+static void test_batch_without_plans_is_applied_after_a_failure(void **state)
+{
+	char tenant[64], customer[32], id[32], err[512], *name;
+	size_t done = 99;
+	int i, tries = 0;
+
+	(void)state;
+	testenv_unique("noplan", tenant, sizeof(tenant));
+	for (i = 0; i < 10; i++) {
+		snprintf(customer, sizeof(customer), "c%d", i);
+		opted_in(tenant, customer);
+	}
+	batch_read(&b, tenant, 10);
+	snprintf(id, sizeof(id), "%lld", apply_client_id());
+	redis_run("CLIENT KILL ID %s", id);
+	batch_add_to(apply, &b);
+	/* Written onto the closed connection, or refused at once: either
+	 * way the flush applies it, on a new connection. */
+	(void)apply_send(apply, &done, err, sizeof(err));
+	while (apply_flush(apply, err, sizeof(err)))
+		assert_true(++tries < 3);
+	assert_int_equal(apply_pending(apply), 0);
+	for (i = 0; i < 10; i++) {
+		snprintf(customer, sizeof(customer), "c%d", i);
+		name = customer_field(tenant, customer, "nm");
+		assert_non_null(name);
+		free(name);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -479,6 +801,15 @@ int main(void)
 			test_call_failing_as_a_whole_is_retried_event_by_event),
 		cmocka_unit_test(
 			test_script_lost_by_the_server_is_loaded_again),
+		cmocka_unit_test(test_send_reports_a_batch_once_applied),
+		cmocka_unit_test(
+			test_redis_failure_in_flight_loses_and_repeats_nothing),
+		cmocka_unit_test(test_lookups_follow_a_batch_applied_again),
+		cmocka_unit_test(
+			test_new_invoice_record_is_the_same_either_way),
+		cmocka_unit_test(test_events_after_a_new_invoice_see_its_entry),
+		cmocka_unit_test(
+			test_batch_without_plans_is_applied_after_a_failure),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
