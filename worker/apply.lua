@@ -196,6 +196,21 @@ end
 ---------------------------------------------------------------------------
 -- Ledger events
 
+-- Queues a new invoice at the first action the worker planned ("0":
+-- none, it leaves the queue); returns false when no plan came with it.
+local function queue_first(first)
+	if first == '0' then
+		unplan(inv)
+	elseif first and first ~= '' then
+		firsts[#firsts + 1] = first
+		firsts[#firsts + 1] = ckey .. SEP .. inv
+		if #firsts >= FIRSTS_MAX then queue_firsts() end
+	else
+		return false
+	end
+	return true
+end
+
 -- version, due date as YYYYMMDD ("0": none), amount in minor units,
 -- currency, "1" when not dunnable, how to pay ("" for none), and for a new
 -- invoice its first action as the worker planned it from the customer's
@@ -212,15 +227,7 @@ local function new_open_invoice(ver, due, amount, cur, how, first)
 	else
 		redis.call('HSET', cust, 'i:' .. inv, record)
 	end
-	if first == '0' then
-		unplan(inv)
-	elseif first and first ~= '' then
-		firsts[#firsts + 1] = first
-		firsts[#firsts + 1] = ckey .. SEP .. inv
-		if #firsts >= FIRSTS_MAX then queue_firsts() end
-	else
-		plan(inv)
-	end
+	if not queue_first(first) then plan(inv) end
 	bump('invoices_opened')
 	return 1
 end
@@ -268,13 +275,7 @@ local function invoice_upserted(ver, due, amount, cur, not_dunnable, how,
 		history(inv, 'suppressed opted_out')
 	end
 	if r.st == 'o' and due > 0 and not opted_out then
-		if first == '0' then
-			unplan(inv)
-		elseif first and first ~= '' then
-			firsts[#firsts + 1] = first
-			firsts[#firsts + 1] = ckey .. SEP .. inv
-			if #firsts >= FIRSTS_MAX then queue_firsts() end
-		elseif changed or was ~= 'o' then
+		if not queue_first(first) and (changed or was ~= 'o') then
 			plan(inv)
 		end
 	else
