@@ -87,14 +87,15 @@ cleanup() {
 	exit "$rc"
 }
 
-# After a failure: the last errors the programs logged, on stderr.
+# After a failure: the last errors the producer logged, on stderr.
 failure_hints() {
-	local f
+	local f errors
 	for f in "$WORK/producer.log" "$STACK/replay.log"; do
 		[ -s "$f" ] || continue
+		errors=$(grep -i ' error \|cannot\|fatal' "$f" | tail -5 || true)
+		[ -n "$errors" ] || continue
 		echo "demo: from $f:" >&2
-		grep -i 'error\|cannot\|fatal' "$f" | tail -5 | sed 's/^/  /' >&2 ||
-			tail -5 "$f" | sed 's/^/  /' >&2
+		printf '%s\n' "$errors" | sed 's/^/  /' >&2
 	done
 }
 
