@@ -87,10 +87,11 @@ test: deps
 	$(MAKE) MODE=test tests
 	scripts/run-tests.sh build/test $(T)
 
+demo: DEMO_ARGS = $(if $(DATA),--data "$(DATA)") \
+	$(if $(CUSTOMERS),--customers "$(CUSTOMERS)")
 demo: deps
 	$(MAKE) MODE=release programs
-	scripts/demo.sh $(if $(DATA),--data "$(DATA)") \
-		$(if $(CUSTOMERS),--customers "$(CUSTOMERS)")
+	scripts/demo.sh $(strip $(DEMO_ARGS))
 
 bench: deps
 	$(MAKE) MODE=release programs

@@ -4,7 +4,7 @@
 #
 # Usage: demo.sh [--data FILE [--preset NAME]] [--customers FILE]
 #                [--seconds N] [--customers-count N] [--invoices N]
-#                [--seed N] [--keep]
+#                [--seed N] [--keep] [--prepare-only]
 #
 # Starts Redis and the local Kafka broker (scripts/stack.sh) in a
 # temporary folder, then the Cloud API simulator playing the customers and
@@ -15,8 +15,12 @@
 # names an export; its customers come from --customers or a directory
 # generated for them. Progress is shown while the replay runs; at the end
 # a report for the finance team is printed from the worker's statistics
-# (docs/architecture.md, contract 9) and the simulator's /sim/stats.
-# Everything started is stopped on exit, Ctrl-C included.
+# (docs/architecture.md, contract 9), the gateway's log and the
+# simulator's /sim/stats; it exits 3 when one of its must-be-0 checks is
+# not 0. --prepare-only reads the ledger, says which rows it rejected and
+# which window it would replay, and stops there. Everything started is
+# stopped on exit, Ctrl-C included; after a failure the working folder is
+# kept and named.
 #
 # Environment: DUNNING_BIN (programs, default build/release/bin),
 # DEMO_WORK (folder to use instead of a temporary one; kept).
@@ -32,6 +36,8 @@ CUSTOMER_COUNT=300
 INVOICE_COUNT=3000
 SEED=7
 KEEP=0
+PREPARE_ONLY=0
+WORKER_PID=""
 WORK=""
 STACK=""
 
@@ -54,6 +60,7 @@ parse_args() {
 		--invoices) INVOICE_COUNT=${2:?}; shift 2 ;;
 		--seed) SEED=${2:?}; shift 2 ;;
 		--keep) KEEP=1; shift ;;
+		--prepare-only) PREPARE_ONLY=1; shift ;;
 		-h|--help) usage ;;
 		*) die "unknown option $1 (try --help)" ;;
 		esac
@@ -70,12 +77,26 @@ cleanup() {
 		say "demo: stopping everything it started"
 		"$ROOT/scripts/stack.sh" stop "$STACK" || true
 	fi
-	if [ -n "$WORK" ] && [ "$KEEP" -eq 0 ] && [ -z "${DEMO_WORK:-}" ]; then
+	case $rc in 0|3|130) ;; *) failure_hints ;; esac
+	if [ -n "$WORK" ] && [ "$KEEP" -eq 0 ] && [ -z "${DEMO_WORK:-}" ] &&
+		{ [ "$rc" -eq 0 ] || [ "$rc" -eq 130 ]; }; then
 		rm -rf "$WORK"
 	elif [ -n "$WORK" ]; then
 		say "demo: logs and data kept in $WORK"
 	fi
 	exit "$rc"
+}
+
+# After a failure: the last errors the producer logged, on stderr.
+failure_hints() {
+	local f errors
+	for f in "$WORK/producer.log" "$STACK/replay.log"; do
+		[ -s "$f" ] || continue
+		errors=$(grep -i ' error \|cannot\|fatal' "$f" | tail -5 || true)
+		[ -n "$errors" ] || continue
+		echo "demo: from $f:" >&2
+		printf '%s\n' "$errors" | sed 's/^/  /' >&2
+	done
 }
 
 # A free loopback TCP port (nothing answers on it).
@@ -122,7 +143,7 @@ prepare_generated() {
 	"$BIN/dunning-producer" generate --seed "$SEED" \
 		--customers "$CUSTOMER_COUNT" --invoices "$INVOICE_COUNT" \
 		--start "$start" --days 90 --out-dir "$WORK" \
-		2>> "$WORK/producer.log"
+		2>> "$WORK/producer.log" || die "cannot generate a ledger"
 	LEDGER="$WORK/ledger.csv"
 	DIRECTORY="$WORK/customers.csv"
 	IMPORT_OPTS=()
@@ -140,8 +161,10 @@ detect_preset() {
 	fi
 }
 
+LAST_DUE=""
+
 prepare_export() {
-	local first last
+	local first last chain
 	[ -f "$DATA" ] || die "no such file: $DATA"
 	detect_preset
 	LEDGER=$DATA
@@ -153,20 +176,79 @@ prepare_export() {
 		DIRECTORY="$WORK/customers.csv"
 		"$BIN/dunning-producer" generate-directory --ledger "$DATA" \
 			--preset "$PRESET" --seed "$SEED" --out "$DIRECTORY" \
-			2>> "$WORK/producer.log"
+			2>> "$WORK/producer.log" ||
+			die "cannot write a customer directory for $DATA"
 	fi
 
-	# The window: first to last instant the export mentions.
+	# The window: from the first instant the export mentions to its last,
+	# or to the last due date plus the workflow's longest chain of
+	# reminders and escalation, whichever is later.
 	"$BIN/dunning-producer" import --dry-run "${IMPORT_OPTS[@]}" \
-		--reject-file "$WORK/window-rejects.csv" "$LEDGER" \
-		2>> "$WORK/producer.log" |
-		grep -o '"occurred_at":"[^"]*"' | cut -d'"' -f4 | sort \
-		> "$WORK/instants" || true
+		--reject-file "$WORK/rejects.csv" "$LEDGER" \
+		2> "$WORK/dry-run.log" > "$WORK/events.json" || true
+	cat "$WORK/dry-run.log" >> "$WORK/producer.log"
+	grep -o '"occurred_at":"[^"]*"' "$WORK/events.json" | cut -d'"' -f4 |
+		sort > "$WORK/instants" || true
 	first=$(head -1 "$WORK/instants")
 	last=$(tail -1 "$WORK/instants")
-	[ -n "$first" ] || die "no invoice could be read from $DATA (see $WORK/producer.log)"
+	if [ -z "$first" ]; then
+		show_rejects >&2
+		die "no row of $DATA could be read"
+	fi
+	LAST_DUE=$(grep -o '"due_date":"[^"]*"' "$WORK/events.json" |
+		cut -d'"' -f4 | sort | tail -1 || true)
 	WINDOW_START=$(epoch_of "${first%%T*}")
 	WINDOW_END=$(( $(epoch_of "$last") + 86400 ))
+	if [ -n "$LAST_DUE" ]; then
+		chain=$(( $(epoch_of "$LAST_DUE") + $(chain_days) * 86400 ))
+		[ "$chain" -le "$WINDOW_END" ] || WINDOW_END=$chain
+	fi
+}
+
+# Days from a due date to the last message the workflow can send about
+# it: the latest step, its repeats up to escalation, the wait before the
+# final message, and 3 days for a weekend or holiday in between.
+chain_days() {
+	awk '
+		/^ *offset_days:/ { if ($2 + 0 > last) last = $2 + 0 }
+		/^ *repeat_every_days:/ { every = $2 + 0 }
+		/^ *after_unanswered:/ { after = $2 + 0 }
+		/^ *wait_days:/ { wait = $2 + 0 }
+		END { n = after > 1 ? after - 1 : 0
+			print last + every * n + wait + 3 }' "$ROOT/deploy/workflow.yaml"
+}
+
+# Rows of the ledger the producer rejected: how many, the first reasons,
+# and where they are kept (a copy outside the working folder, which is
+# removed at the end). Prints nothing when none was.
+REJECTS_KEPT=""
+REJECTED=0
+
+show_rejects() {
+	local read
+	[ -s "$WORK/rejects.csv" ] || return 0
+	REJECTED=$(awk 'END { print NR - 1 }' "$WORK/rejects.csv")
+	[ "$REJECTED" -gt 0 ] || return 0
+	read=$(sed -n 's/^summary: read=\([0-9]*\).*/\1/p' \
+		"$WORK/dry-run.log" 2> /dev/null | tail -1)
+	[ -n "$REJECTS_KEPT" ] || REJECTS_KEPT=$(keep_copy "$WORK/rejects.csv")
+	say "demo: $REJECTED of ${read:-?} rows rejected (kept in $REJECTS_KEPT); first reasons:"
+	reject_reasons "$WORK/rejects.csv"
+}
+
+# The first three reasons of a reject file (file,location,field,reason).
+reject_reasons() {
+	awk -F, 'NR > 1 && NR <= 4 { r = $4
+		for (i = 5; i <= NF; i++) r = r "," $i
+		print "  " $2 ": " ($3 != "" ? $3 ": " : "") r }' "$1"
+}
+
+# Copies FILE to a new file in /tmp, which outlives the working folder.
+keep_copy() {
+	local kept
+	kept=$(mktemp /tmp/dunning-demo-rejects.XXXXXX)
+	cp "$1" "$kept" 2> /dev/null || true
+	echo "$kept"
 }
 
 # Every program gets the same simulated clock: START at ANCHOR, SPEED.
@@ -234,7 +316,8 @@ start_programs() {
 	export DUNNING_WORKER_HTTP_PORT=0
 	export DUNNING_WORKER_WORKFLOW="$WORK/workflow.yaml"
 	export DUNNING_WORKER_TEMPLATES="$ROOT/deploy/whatsapp-templates.json"
-	run_bg worker "$BIN/dunning-worker"
+	WORKER_PID=$("$ROOT/scripts/stack.sh" run "$STACK" worker \
+		"$BIN/dunning-worker")
 	wait_listening worker > /dev/null
 }
 
@@ -282,6 +365,15 @@ worker_stats_with() {
 		"$WORK/worker-stats"
 }
 
+# Seconds to wait before the next progress line: 5, or less to land on
+# the window's end.
+progress_pause() {
+	local left=$(( (WINDOW_END - $(product_now) + SPEED - 1) / SPEED ))
+	[ "$left" -ge 1 ] || left=1
+	[ "$left" -le 5 ] || left=5
+	echo "$left"
+}
+
 percent() { # part whole
 	if [ "$2" -gt 0 ]; then
 		awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f%%", 100 * a / b }'
@@ -293,9 +385,13 @@ percent() { # part whole
 show_progress() {
 	local now day days
 	now=$(product_now)
+	if [ "$now" -lt "$WINDOW_START" ]; then
+		say "  history starts in $(( ANCHOR_EPOCH - $(date -u +%s) )) s"
+		return 0
+	fi
+	[ "$now" -le "$WINDOW_END" ] || now=$WINDOW_END
 	day=$(( (now - WINDOW_START) / 86400 ))
 	days=$(( (WINDOW_END - WINDOW_START) / 86400 ))
-	[ "$day" -ge 0 ] || day=0
 	refresh_sim_stats
 	refresh_worker_stats
 	printf '  %s  day %3d/%d  invoices %5s  reminders %5s  read %5s  replies %4s  paid %5s (after reminder %s)\n' \
@@ -305,68 +401,196 @@ show_progress() {
 		"$(worker_stat invoices_paid)" "$(worker_stat paid_after_reminder)"
 }
 
+# Ends the run so that the figures add up: the worker is stopped (it
+# counts a command once Kafka has it, so a snapshot of a running worker
+# misses the commands WhatsApp got in the meantime), then the gateway is
+# given up to 15 s to finish the commands it has, and WhatsApp to report
+# on them. Statuses that arrive after the worker stopped are not counted.
+settle() {
+	local decided handled name value
+	sleep 3
+	kill -TERM "$WORKER_PID" 2> /dev/null || true
+	for _ in $(seq 1 100); do
+		kill -0 "$WORKER_PID" 2> /dev/null || break
+		sleep 0.1
+	done
+	refresh_worker_stats
+	decided=0
+	while read -r name value; do
+		decided=$(( decided + value ))
+	done < <(worker_stats_with "sent:")
+	for _ in $(seq 1 30); do
+		refresh_sim_stats
+		refresh_gateway_outcomes
+		handled=$(( $(sim_stat messages_accepted) + $(gateway_stat paid) +
+			$(gateway_stat opted_out) + $(gateway_stat deadline) +
+			$(gateway_stat checks) + $(gateway_stat refused) ))
+		[ "$handled" -lt "$decided" ] || break
+		sleep 0.5
+	done
+}
+
+# What became of the commands the gateway did not send, from its log
+# ("command not sent ... code=N reason=..."), as "name count" lines:
+# paid (every invoice paid or closed meanwhile), opted_out, deadline,
+# checks (another check before the call) and refused (WhatsApp's error).
+refresh_gateway_outcomes() {
+	awk '/ command not sent / {
+			code = $0; sub(/.* code=/, "", code); sub(/ .*/, "", code)
+			if (code != "0") n["refused"]++
+			else if (/paid or closed/) n["paid"]++
+			else if (/opted out/) n["opted_out"]++
+			else if (/deadline passed/) n["deadline"]++
+			else n["checks"]++ }
+		END { for (k in n) print k, n[k] }' "$STACK/gateway.log" \
+		> "$WORK/gateway-outcomes" 2> /dev/null || true
+}
+
+gateway_stat() {
+	local v
+	v=$(awk -v k="$1" '$1 == k { print $2 }' "$WORK/gateway-outcomes")
+	echo "${v:-0}"
+}
+
+line() { printf '  %-44s %8s%s\n' "$1" "$2" "${3:+  $3}"; }
+
+# Must-be-0 checks that were not.
+CHECKS_FAILED=0
+
+check_line() { # name value
+	if [ "$2" -eq 0 ]; then
+		line "$1" "$2" "(must be 0)"
+	else
+		line "$1" "$2" "(must be 0: FAILED)"
+		CHECKS_FAILED=$(( CHECKS_FAILED + 1 ))
+	fi
+}
+
 print_report() {
-	local sent=0 n name value delivered read replied paid_count days_sum
+	local emitted=0 name value accepted stopped refused in_flight
+	local delivered read replied failed paid_count days_sum
+
 	refresh_sim_stats
+	refresh_gateway_outcomes
 	refresh_worker_stats
 	while read -r name value; do
-		sent=$(( sent + value ))
+		emitted=$(( emitted + value ))
 	done < <(worker_stats_with "sent:")
+	accepted=$(sim_stat messages_accepted)
+	stopped=$(( $(gateway_stat paid) + $(gateway_stat opted_out) +
+		$(gateway_stat deadline) + $(gateway_stat checks) ))
+	refused=$(gateway_stat refused)
+	in_flight=$(( emitted - accepted - stopped - refused ))
 	delivered=$(worker_stat delivered)
 	read=$(worker_stat read)
 	replied=$(worker_stat replied)
+	# The worker counts every failed message event: the gateway's own
+	# (stopped or refused) and WhatsApp's failed statuses.
+	failed=$(( $(worker_stat failed) - stopped - refused ))
+	[ "$failed" -ge 0 ] || failed=0
 	paid_count=$(worker_stat time_to_pay_count)
 	days_sum=$(worker_stat time_to_pay_days_sum)
 
 	say ""
 	say "==================== Collections report ===================="
 	say "Period replayed:   $(date -u -d "@$WINDOW_START" +%Y-%m-%d) to $(date -u -d "@$WINDOW_END" +%Y-%m-%d)"
+	[ "$REJECTED" -eq 0 ] ||
+		say "Rows rejected:     $REJECTED (kept in $REJECTS_KEPT)"
 	say ""
 	say "Invoices"
-	printf '  %-38s %8s\n' "invoices opened" "$(worker_stat invoices_opened)"
-	printf '  %-38s %8s\n' "invoices paid" "$(worker_stat invoices_paid)"
-	printf '  %-38s %8s\n' "  of which paid in answer to a message" "$(sim_stat payments_made)"
-	printf '  %-38s %8s\n' "  the rest: as the ledger recorded them" \
+	line "invoices opened" "$(worker_stat invoices_opened)"
+	line "invoices paid" "$(worker_stat invoices_paid)"
+	line "  of which paid in answer to a message" "$(sim_stat payments_made)"
+	line "  the rest: as the ledger recorded them" \
 		"$(( $(worker_stat invoices_paid) - $(sim_stat payments_made) ))"
-	printf '  %-38s %8s\n' "paid after a reminder" "$(worker_stat paid_after_reminder)"
+	line "paid after a reminder" "$(worker_stat paid_after_reminder)"
 	if [ "$paid_count" -gt 0 ]; then
-		printf '  %-38s %8s  (negative: paid early)\n' \
-			"average days from due date to payment" \
-			"$(awk -v s="$days_sum" -v c="$paid_count" 'BEGIN { printf "%.1f", s / c }')"
+		line "average days from due date to payment" \
+			"$(awk -v s="$days_sum" -v c="$paid_count" 'BEGIN { printf "%.1f", s / c }')" \
+			"(negative: paid early)"
 	fi
 	say ""
-	say "Reminders sent, by step"
-	for n in notice due reminder final; do
-		printf '  %-38s %8s\n' "$n" "$(worker_stat "sent:$n")"
+	say "Reminders the worker decided to send, by step"
+	for name in notice due reminder final; do
+		line "$name" "$(worker_stat "sent:$name")"
 	done
-	printf '  %-38s %8s\n' "total" "$sent"
+	line "total" "$emitted"
 	say ""
-	say "What customers did"
-	printf '  %-38s %8s  %s of sent\n' "delivered" "$delivered" "$(percent "$delivered" "$sent")"
-	printf '  %-38s %8s  %s of delivered\n' "read" "$read" "$(percent "$read" "$delivered")"
-	printf '  %-38s %8s  %s of delivered\n' "replied" "$replied" "$(percent "$replied" "$delivered")"
-	printf '  %-38s %8s\n' "opted out" "$(worker_stat opted_out)"
-	printf '  %-38s %8s\n' "failed to deliver" "$(worker_stat failed)"
-	printf '  %-38s %8s\n' "no delivery report yet at the end" \
-		"$(( sent > delivered + $(worker_stat failed) ? sent - delivered - $(worker_stat failed) : 0 ))"
-	printf '  %-38s %8s\n' "escalated to a collector" "$(worker_stat escalations)"
+	say "What became of them"
+	line "accepted by WhatsApp" "$accepted" "$(percent "$accepted" "$emitted") of decided"
+	line "stopped by the gateway before the call" "$stopped" "$(percent "$stopped" "$emitted") of decided"
+	line "  invoices paid or closed meanwhile" "$(gateway_stat paid)"
+	line "  customer opted out meanwhile" "$(gateway_stat opted_out)"
+	line "  send deadline passed" "$(gateway_stat deadline)"
+	line "  another check before the call" "$(gateway_stat checks)"
+	line "refused by WhatsApp" "$refused"
+	if [ "$in_flight" -ge 0 ]; then
+		line "still on their way at the end" "$in_flight"
+	else
+		line "more than the worker counted" "$(( -in_flight ))" \
+			"(see docs/demo.md)"
+	fi
 	say ""
-	say "Reminders not sent, by reason"
+	say "What customers did with the messages WhatsApp accepted"
+	line "delivered" "$delivered" "$(percent "$delivered" "$accepted") of accepted"
+	line "read" "$read" "$(percent "$read" "$delivered") of delivered"
+	line "replied" "$replied" "$(percent "$replied" "$delivered") of delivered"
+	line "failed to deliver" "$failed" "$(percent "$failed" "$accepted") of accepted"
+	line "no delivery report yet at the end" \
+		"$(( accepted > delivered + failed ? accepted - delivered - failed : 0 ))"
+	line "opted out" "$(worker_stat opted_out)"
+	line "escalated to a collector" "$(worker_stat escalations)"
+	say ""
+	say "Reminders not decided, by reason (invoice steps)"
 	worker_stats_with "suppressed:" | while read -r name value; do
-		printf '  %-38s %8s\n' "$name" "$value"
+		line "$name" "$value"
 	done
+	[ "$emitted" -gt 0 ] || nothing_decided
 	say ""
 	say "Checks"
-	printf '  %-38s %8s  (must be 0)\n' "reminders for invoices already paid" \
-		"$(sim_stat sent_after_paid)"
+	check_line "reminders for invoices already paid" "$(sim_stat sent_after_paid)"
 	printf '    %s\n' "(a payment counts once $((DUNNING_SIM_PAID_GRACE_MS / 3600000)) hours of replay time old:" \
 		"the 4 real seconds it may take to cross Kafka at this speed)"
-	printf '  %-38s %8s\n' "reminders sent after a payment the" \
-		"$(worker_stat sent_after_paid)"
-	printf '    %s\n' "worker had not heard of yet (no grace; see docs/demo.md)"
-	printf '  %-38s %8s  (must be 0)\n' "the same command sent twice" "$(sim_stat duplicates_received)"
-	printf '  %-38s %8s\n' "messages refused by WhatsApp" "$(sim_stat messages_rejected)"
+	check_line "the same command sent twice" "$(sim_stat duplicates_received)"
+	check_line "commands both accepted and stopped" "$(accepted_and_stopped)"
+	line "messages WhatsApp answered with an error" "$(sim_stat messages_rejected)" \
+		"(retried or refused)"
+	line "invoices with a reminder decided after" "$(worker_stat sent_after_paid)"
+	printf '    %s\n' "their payment, before the worker heard of it (no grace;" \
+		"the gateway stops those it learns of: see docs/demo.md)"
 	say "============================================================"
+	[ "$CHECKS_FAILED" -eq 0 ] || {
+		say "demo: $CHECKS_FAILED check(s) FAILED (logs kept in $WORK)"
+		return 3
+	}
+}
+
+# Command ids WhatsApp accepted (the simulator's last 10,000 messages)
+# that the gateway also logged as not sent: each must be one or the other.
+accepted_and_stopped() {
+	curl -s --max-time 5 "http://127.0.0.1:$SIM_PORT/sim/messages" |
+		grep -o '"biz_opaque_callback_data":"[^"]*"' | cut -d'"' -f4 |
+		sort -u > "$WORK/accepted-ids" || true
+	grep -o ' command not sent command=[^ ]*' "$STACK/gateway.log" |
+		sed 's/.*command=//' | sort -u > "$WORK/stopped-ids" || true
+	comm -12 "$WORK/accepted-ids" "$WORK/stopped-ids" | wc -l
+}
+
+# Why no reminder was decided at all, as far as the figures tell.
+nothing_decided() {
+	say ""
+	say "No reminder was decided. Reminders go out from 7 days before a"
+	say "due date to some weeks after it, only to customers the directory"
+	say "lists as opted in (\"no_opt_in\" above), for invoices still open."
+	[ -z "${LAST_DUE:-}" ] ||
+		say "The export's last due date is $LAST_DUE."
+}
+
+customers_rejected() {
+	local n
+	n=$(awk 'END { print NR - 1 }' "$WORK/customer-rejects.csv" 2> /dev/null)
+	say "demo: ${n:-some} customers rejected (kept in $(keep_copy "$WORK/customer-rejects.csv")); first reasons:"
+	reject_reasons "$WORK/customer-rejects.csv"
 }
 
 # ---------------------------------------------------------------------------
@@ -389,9 +613,11 @@ main() {
 
 	say "demo: preparing the ledger"
 	if [ -n "$DATA" ]; then prepare_export; else prepare_generated; fi
+	show_rejects
 	configure_clock
 	prepare_workflow
-	say "demo: replaying $(date -u -d "@$WINDOW_START" +%Y-%m-%d) to $(date -u -d "@$WINDOW_END" +%Y-%m-%d) at ${SPEED}x (about ${SECONDS_WANTED}s)"
+	say "demo: replaying $(date -u -d "@$WINDOW_START" +%Y-%m-%d) to $(date -u -d "@$WINDOW_END" +%Y-%m-%d) at ${SPEED}x (about $(( (WINDOW_END - WINDOW_START) / SPEED ))s)${LAST_DUE:+; last due date $LAST_DUE}"
+	[ "$PREPARE_ONLY" -eq 0 ] || return 0
 
 	say "demo: starting Redis, the broker, the simulator, the gateway and the worker"
 	STACK="$WORK/stack"
@@ -405,17 +631,16 @@ main() {
 	say "demo: importing the customer directory"
 	"$BIN/dunning-producer" import --format customers \
 		--reject-file "$WORK/customer-rejects.csv" "$DIRECTORY" \
-		2>> "$WORK/producer.log" ||
-		say "demo: some customers were rejected (see $WORK/customer-rejects.csv)"
+		2>> "$WORK/producer.log" || customers_rejected
 
 	say "demo: replaying the ledger"
 	run_bg replay "$BIN/dunning-producer" import --replay "${IMPORT_OPTS[@]}" \
-		--reject-file "$WORK/rejects.csv" "$LEDGER"
+		--reject-file "$WORK/replay-rejects.csv" "$LEDGER"
 	while [ "$(product_now)" -lt "$WINDOW_END" ]; do
-		sleep 5
+		sleep "$(progress_pause)"
 		show_progress
 	done
-	sleep 3
+	settle
 	print_report
 }
 

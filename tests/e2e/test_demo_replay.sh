@@ -412,6 +412,74 @@ nothing_lost_across_restarts() {
 check "gateway and worker restarts lose nothing" nothing_lost_across_restarts
 check "gateway and worker restarts duplicate nothing" no_command_twice
 
+# The demo's report counts each command once: WhatsApp accepted it or the
+# gateway did not send it (its log line "command not sent"), never both.
+# (The worker's own count may fall short of the two together: a command
+# whose invoices closed between its send and the worker's commit is not
+# counted, worker/commit.lua; so it is shown, not compared.)
+outcomes_add_up() {
+	local decided stopped both step
+	decided=0
+	for step in notice due reminder final; do
+		decided=$(( decided + $(worker_stat "sent:$step") ))
+	done
+	grep -o ' command not sent command=[^ ]*' "$STACK/gateway.log" |
+		sed 's/.*command=//' | sort -u > "$WORK/not-sent"
+	stopped=$(wc -l < "$WORK/not-sent")
+	both=$(cut -f1 "$WORK/accepted.tsv" | sort -u | comm -12 - "$WORK/not-sent" | wc -l)
+	echo "# worker counted $decided commands: WhatsApp accepted" \
+		"$accepted_count, the gateway did not send $stopped, both $both"
+	[ "$both" -eq 0 ] && [ "$accepted_count" -gt 0 ]
+}
+check "every command decided is accepted or not sent, never both" outcomes_add_up
+
+# The demo on broken exports (no stack needed: it stops before starting
+# one). Without an amount column it must fail, keep its folder and show
+# the producer's reason.
+printf 'type,invoice_id,customer_id,date,due_date,currency\n' > "$WORK/nocol.csv"
+printf 'invoice,I-1,C1,2026-01-01,2026-01-20,EUR\n' >> "$WORK/nocol.csv"
+demo_failure_visible() {
+	local out rc kept
+	out=$(DUNNING_BIN=$BIN "$ROOT/scripts/demo.sh" --data "$WORK/nocol.csv" 2>&1)
+	rc=$?
+	kept=$(printf '%s\n' "$out" | sed -n 's/^demo: logs and data kept in //p')
+	printf '%s\n' "$out" | sed 's/^/# /' | head -8
+	case $kept in
+	/tmp/dunning-demo.*) [ -s "$kept/producer.log" ] && rm -rf "$kept" ;;
+	*) kept="" ;;
+	esac
+	[ "$rc" -ne 0 ] && [ -n "$kept" ] &&
+		printf '%s\n' "$out" | grep -q "amount.*not in the header"
+}
+check "a failing demo keeps its folder and says why" demo_failure_visible
+
+# With 12 of 15 rows rejected, it must say so and keep them; the window
+# must reach past the last due date by the workflow's whole chain (3 days
+# to the first reminder, two repeats of 7, 7 days before the final).
+{
+	echo "type,invoice_id,customer_id,date,due_date,amount,currency,payment_id,reason"
+	for i in 1 2 3; do
+		echo "invoice,I-$i,C$i,2026-01-0$i,2026-01-1$((5 + i)),10.00,EUR,,"
+	done
+	for i in $(seq 4 15); do
+		echo "invoice,I-$i,C$i,2026-01-06,2026-01-20,ten,EUR,,"
+	done
+} > "$WORK/badledger.csv"
+demo_rejects_and_window() {
+	local out kept end
+	out=$(DUNNING_BIN=$BIN "$ROOT/scripts/demo.sh" --data "$WORK/badledger.csv" \
+		--prepare-only 2>&1) || return 1
+	printf '%s\n' "$out" | sed 's/^/# /'
+	kept=$(printf '%s\n' "$out" | sed -n 's/.*rows rejected (kept in \([^)]*\)).*/\1/p')
+	end=$(printf '%s\n' "$out" | sed -n 's/^demo: replaying [0-9-]* to \([0-9-]*\) .*/\1/p')
+	[ -n "$kept" ] && [ -f "$kept" ] || return 1
+	[ "$(grep -c 'ten' "$kept")" -eq 12 ] || return 1
+	rm -f "$kept"
+	printf '%s\n' "$out" | grep -q '^demo: 12 of 15 rows rejected' &&
+		[ -n "$end" ] && [[ "$end" > "2026-02-13" ]]
+}
+check "the demo shows rejected rows and replays past the last due date" demo_rejects_and_window
+
 echo "1..$n"
 if [ "$failures" -gt 0 ] && [ -n "${DUNNING_E2E_KEEP:-}" ]; then
 	cp "$STACK"/*.log "$WORK/"
