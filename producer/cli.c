@@ -449,11 +449,12 @@ static int report(const struct cli_args *a, const struct sink *sink,
 	if (a->sink.dry_run)
 		snprintf(acknowledged, sizeof(acknowledged), "n/a");
 	unacknowledged = !a->sink.dry_run && sum.acknowledged < sum.published;
+	/* A dry run prints its events instead of publishing them. */
 	fprintf(stderr,
-		"summary: read=%" PRIu64 " published=%" PRIu64
-		" rejected=%" PRIu64 " acknowledged=%s failed=%" PRIu64
-		" unreadable_files=%d\n",
-		sum.read, sum.published, sum.rejected, acknowledged, sum.failed,
+		"summary: read=%" PRIu64 " %s=%" PRIu64 " rejected=%" PRIu64
+		" acknowledged=%s failed=%" PRIu64 " unreadable_files=%d\n",
+		sum.read, a->sink.dry_run ? "printed" : "published",
+		sum.published, sum.rejected, acknowledged, sum.failed,
 		files_failed);
 	if (sum.rejected || files_failed)
 		fprintf(stderr, "rejected rows and files are in %s\n",
