@@ -73,9 +73,16 @@ int import_file(const char *path, const struct import_options *opts,
 		struct sink *sink, char *err, size_t errlen)
 {
 	enum import_format format = opts->format;
+	struct stat st;
 
 	if (format == IMPORT_DETECT)
 		format = detect(path, opts->delimiter);
+	/* The UBL reader rejects a directory as a document of its own. */
+	if (format != IMPORT_UBL && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return dn_fail(DN_ERR_IO, err, errlen,
+			       "%s is a directory, not a file (name its files, "
+			       "e.g. %s/*.csv)",
+			       path, path);
 	switch (format) {
 	case IMPORT_UBL:
 		return ubl_import_file(path, opts, sink, err, errlen);

@@ -1234,6 +1234,23 @@ static void test_ubl_path_that_is_a_directory_is_rejected(void **state)
 /* The reject file gives libxml2's first error, the cause, not the last
  * one: an embedded attachment over libxml2's 10 MB text limit is "huge
  * text node", not "Extra content at the end of the document". */
+static void test_ledger_path_that_is_a_directory_says_so(void **state)
+{
+	struct import_options o = defaults();
+	struct capture c;
+	char path[256];
+
+	(void)state;
+	snprintf(path, sizeof(path), "/tmp/dn-producer-test-%ld-dir",
+		 (long)getpid());
+	assert_int_equal(mkdir(path, 0700), 0);
+	import_path(path, &o, &c);
+	rmdir(path);
+	assert_int_equal(c.rc, DN_ERR_IO);
+	assert_non_null(strstr(c.err, "-dir is a directory, not a file"));
+	release(&c);
+}
+
 static void test_ubl_parser_reports_its_first_error(void **state)
 {
 	struct import_options o = defaults();
@@ -1654,6 +1671,7 @@ int main(void)
 		cmocka_unit_test(
 			test_ubl_parser_errors_are_one_line_in_reject_file),
 		cmocka_unit_test(test_ubl_path_that_is_a_directory_is_rejected),
+		cmocka_unit_test(test_ledger_path_that_is_a_directory_says_so),
 		cmocka_unit_test(test_ubl_parser_reports_its_first_error),
 		cmocka_unit_test(test_ubl_external_entities_are_never_read),
 		cmocka_unit_test(test_jsonl_events_are_read_back_as_written),
