@@ -440,6 +440,9 @@ static bool record_owed(const char *raw, size_t len)
 	       record.amount_minor - record.paid_minor > 0;
 }
 
+const char registry_why_opted_out[] = "the customer opted out";
+const char registry_why_closed[] = "every invoice of it was paid or closed";
+
 int registry_still_owed(struct registry *r, int32_t partition,
 			const char *tenant, const char *customer,
 			char *const *invoice_ids, size_t n,
@@ -473,7 +476,7 @@ int registry_still_owed(struct registry *r, int32_t partition,
 		goto out;
 	if (reply->element[0]->type == REDIS_REPLY_STRING &&
 	    strtol(reply->element[0]->str, NULL, 10) == SHARD_OPTED_OUT) {
-		*why_not = "the customer opted out";
+		*why_not = registry_why_opted_out;
 		goto out;
 	}
 	for (i = 1; i <= n; i++) {
@@ -485,7 +488,7 @@ int registry_still_owed(struct registry *r, int32_t partition,
 		still_open += record_owed(e->str, e->len);
 	}
 	if (n > 0 && known == n && still_open == 0)
-		*why_not = "every invoice of it was paid or closed";
+		*why_not = registry_why_closed;
 out:
 	if (reply && rc == DN_OK)
 		store_reply_free(reply);

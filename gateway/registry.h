@@ -137,6 +137,10 @@ int registry_window_last(struct registry *r, const char *tenant,
  * NULL otherwise, also when the worker's record is missing (nothing is
  * known against sending).
  */
+/* The two reasons registry_still_owed gives; compare them by address. */
+extern const char registry_why_opted_out[];
+extern const char registry_why_closed[];
+
 int registry_still_owed(struct registry *r, int32_t partition,
 			const char *tenant, const char *customer,
 			char *const *invoice_ids, size_t n,

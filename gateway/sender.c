@@ -681,6 +681,12 @@ static int job_start(struct sender *s, struct job *job)
 
 		snprintf(reason, sizeof(reason), "not sent: %s", why);
 		metric_add(s->m.superseded, 1);
+		metrics_inc(s->metrics, "dunning_gateway_superseded_total",
+			    "commands dropped just before the call, by reason",
+			    why == registry_why_opted_out
+				    ? "reason=\"opted_out\""
+				    : "reason=\"closed\"",
+			    1);
 		job_fail(s, job, "dropped", 0, reason);
 		return 1;
 	}

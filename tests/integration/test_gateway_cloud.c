@@ -566,6 +566,10 @@ static void test_reminder_paid_or_opted_out_meanwhile_is_dropped(void **state)
 	assert_int_equal(sim_stat("messages_accepted"), before + 1);
 	assert_true(gateway_metric("dunning_gateway_commands_total{result="
 				   "\"superseded\"}") >= 2);
+	assert_true(gateway_metric("dunning_gateway_superseded_total{reason="
+				   "\"opted_out\"}") >= 1);
+	assert_true(gateway_metric("dunning_gateway_superseded_total{reason="
+				   "\"closed\"}") >= 1);
 }
 
 static void test_free_text_only_inside_the_service_window(void **state)
