@@ -61,17 +61,6 @@ int webhook_handshake(const char *mode, const char *token,
 	return 200;
 }
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static int hmac_sha256(const char *secret, const void *body, size_t len,
 		       unsigned char digest[DIGEST_LEN])
 {
@@ -95,8 +84,8 @@ int webhook_signature_check(const char *secret, const void *body, size_t len,
 	    strlen(header + 7) != 2 * DIGEST_LEN)
 		return DN_ERR_INVALID;
 	for (i = 0; i < DIGEST_LEN; i++) {
-		int hi = hex_digit(header[7 + 2 * i]);
-		int lo = hex_digit(header[8 + 2 * i]);
+		int hi = OPENSSL_hexchar2int((unsigned char)header[7 + 2 * i]);
+		int lo = OPENSSL_hexchar2int((unsigned char)header[8 + 2 * i]);
 
 		if (hi < 0 || lo < 0)
 			return DN_ERR_INVALID;

@@ -7,6 +7,7 @@
 #include "logger.h"
 
 #include <hiredis/hiredis.h>
+#include <openssl/crypto.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,17 +70,6 @@ static void url_shown(const char *url, char *out, size_t len)
 			 colon ? (int)(colon - rest) : 0, rest, at + 1);
 }
 
-static int hex_digit(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Copies n bytes of URL text into out (size len), decoding %XX escapes.
  * Returns 0, or -1 for a bad escape, a NUL or text longer than out. */
 static int url_decode(const char *text, size_t n, char *out, size_t len)
@@ -90,10 +80,15 @@ static int url_decode(const char *text, size_t n, char *out, size_t len)
 		int c = (unsigned char)text[i];
 
 		if (c == '%') {
-			int high = i + 2 < n ? hex_digit(text[i + 1]) : -1;
-			int low = high >= 0 ? hex_digit(text[i + 2]) : -1;
+			int high = -1, low = -1;
 
-			if (low < 0)
+			if (i + 2 < n) {
+				high = OPENSSL_hexchar2int(
+					(unsigned char)text[i + 1]);
+				low = OPENSSL_hexchar2int(
+					(unsigned char)text[i + 2]);
+			}
+			if (high < 0 || low < 0)
 				return -1;
 			c = high * 16 + low;
 			i += 2;
