@@ -57,21 +57,6 @@ static char run_id[64];
 /* ---------------------------------------------------------------------- */
 /* Processes                                                               */
 
-static int free_port(void)
-{
-	struct sockaddr_in addr = { 0 };
-	socklen_t len = sizeof(addr);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	addr.sin_family = AF_INET;
-	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&addr, &len), 0);
-	port = ntohs(addr.sin_port);
-	close(fd);
-	return port;
-}
-
 static void write_token(const char *token)
 {
 	char tmp[600];
@@ -111,7 +96,7 @@ static void start_gateway(void)
 static void start_programs(void)
 {
 	char webhook_url[128];
-	int port = free_port();
+	int port = testenv_free_port();
 
 	snprintf(gw_port, sizeof(gw_port), "%d", port);
 	snprintf(webhook_url, sizeof(webhook_url),
@@ -787,8 +772,8 @@ static void start_cut_off_gateway(struct spawn_child *c)
 {
 	char brokers[64], port[16];
 
-	snprintf(brokers, sizeof(brokers), "127.0.0.1:%d", free_port());
-	snprintf(port, sizeof(port), "%d", free_port());
+	snprintf(brokers, sizeof(brokers), "127.0.0.1:%d", testenv_free_port());
+	snprintf(port, sizeof(port), "%d", testenv_free_port());
 	{
 		/* clang-format off */
 		const char *const env[] = {

@@ -37,21 +37,6 @@
 static pid_t server;
 static int port;
 
-static int free_port(void)
-{
-	struct sockaddr_in addr = { 0 };
-	socklen_t len = sizeof(addr);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), found;
-
-	addr.sin_family = AF_INET;
-	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&addr, &len), 0);
-	found = ntohs(addr.sin_port);
-	close(fd);
-	return found;
-}
-
 /* Whether our server answers: NOAUTH to a PING means it is up. */
 static int server_answers(void)
 {
@@ -73,7 +58,7 @@ static void start_server(const char *dir)
 	char port_text[16], log[512];
 	int i, status;
 
-	port = free_port();
+	port = testenv_free_port();
 	snprintf(port_text, sizeof(port_text), "%d", port);
 	snprintf(log, sizeof(log), "%s/redis-auth-%d.log", dir, port);
 	server = fork();

@@ -31,4 +31,8 @@ const char *testenv_unique(const char *prefix, char *buf, size_t len);
 /* Reads a whole file; caller frees. NULL on error. */
 char *testenv_read_file(const char *path, size_t *len);
 
+/* A loopback TCP port free at the time of the call (nothing listens on
+ * it); fails the test when none can be had. */
+int testenv_free_port(void);
+
 #endif
