@@ -96,6 +96,7 @@ struct engine {
 	/* A partition fires only once what was written to it before this
 	 * worker got it is applied: invoice events and message events. */
 	struct catchup *catchup;
+	const char *topics[ENGINE_TOPICS]; /* names, by ENGINE_* index */
 
 	_Atomic int64_t last_redis_error_ms;
 	struct metric *owned_gauge;
@@ -130,20 +131,14 @@ static void sleep_ms(int64_t ms)
 /* ---------------------------------------------------------------------- */
 /* Consumer loop                                                            */
 
-static const char *topic_name(const struct engine *e, int topic)
-{
-	return config_str(e->cfg, topic == ENGINE_INVOICES
-					  ? "DUNNING_TOPIC_INVOICE_EVENTS"
-					  : "DUNNING_TOPIC_WHATSAPP_EVENTS");
-}
-
-/* The ENGINE_* index of a topic name, or -1 for another topic. */
+/* The ENGINE_* index of a topic name, or -1 for another topic. Runs for
+ * every message applied: the names are looked up once, in engine_new. */
 static int topic_index(const struct engine *e, const char *name)
 {
 	int t;
 
 	for (t = 0; t < ENGINE_TOPICS; t++)
-		if (strcmp(name, topic_name(e, t)) == 0)
+		if (strcmp(name, e->topics[t]) == 0)
 			return t;
 	return -1;
 }
@@ -289,9 +284,9 @@ static int ask_backlog(void *ctx, int topic, int32_t partition, int64_t *from,
 {
 	struct engine *e = ctx;
 
-	return kafka_consumer_backlog(e->consumer, topic_name(e, topic),
-				      partition, ENGINE_ASK_TIMEOUT_MS, from,
-				      end, err, errlen);
+	return kafka_consumer_backlog(e->consumer, e->topics[topic], partition,
+				      ENGINE_ASK_TIMEOUT_MS, from, end, err,
+				      errlen);
 }
 
 /*
@@ -542,10 +537,6 @@ static int connect_all(struct engine *e, char *err, size_t errlen)
 
 static int subscribe(struct engine *e, char *err, size_t errlen)
 {
-	const char *topics[] = {
-		config_str(e->cfg, "DUNNING_TOPIC_INVOICE_EVENTS"),
-		config_str(e->cfg, "DUNNING_TOPIC_WHATSAPP_EVENTS"),
-	};
 	struct kafka_rebalance_hooks hooks = { on_assigned, on_revoked, e };
 
 	e->catchup = catchup_new(ENGINE_TOPICS, ENGINE_PARTITIONS_MAX,
@@ -553,8 +544,8 @@ static int subscribe(struct engine *e, char *err, size_t errlen)
 	if (!e->catchup)
 		return dn_fail(DN_ERR_NOMEM, err, errlen, "out of memory");
 	e->consumer = kafka_consumer_new(
-		e->cfg, config_str(e->cfg, "DUNNING_WORKER_GROUP"), topics, 2,
-		&hooks, e->metrics, NULL, err, errlen);
+		e->cfg, config_str(e->cfg, "DUNNING_WORKER_GROUP"), e->topics,
+		ENGINE_TOPICS, &hooks, e->metrics, NULL, err, errlen);
 	return e->consumer ? DN_OK : DN_ERR_KAFKA;
 }
 
@@ -570,6 +561,10 @@ struct engine *engine_new(const struct config *cfg, const struct workflow *wf,
 	pthread_mutex_init(&e->lock, NULL);
 	e->cfg = cfg;
 	e->wf = wf;
+	e->topics[ENGINE_INVOICES] =
+		config_str(cfg, "DUNNING_TOPIC_INVOICE_EVENTS");
+	e->topics[ENGINE_MESSAGES] =
+		config_str(cfg, "DUNNING_TOPIC_WHATSAPP_EVENTS");
 	e->poll_ms = (int)config_int(cfg, "DUNNING_WORKER_POLL_MS");
 	e->apply_batch = (size_t)config_int(cfg, "DUNNING_WORKER_APPLY_BATCH");
 	e->metrics = metrics_new();
