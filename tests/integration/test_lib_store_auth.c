@@ -15,6 +15,7 @@
 
 #include "error.h"
 #include "store.h"
+#include "testenv.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
